@@ -1,0 +1,21 @@
+"""esrgan-jax: ESRGAN super-resolution in JAX/Flax (convert, fine-tune, evaluate, upscale)."""
+
+from esrgan_jax.checkpoint import (
+    CheckpointError,
+    load_discriminator,
+    load_generator,
+    load_model,
+    load_vgg,
+    save_model,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "load_discriminator",
+    "load_generator",
+    "load_model",
+    "load_vgg",
+    "save_model",
+]

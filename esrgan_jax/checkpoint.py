@@ -1,0 +1,130 @@
+"""The on-disk format of converted and exported models, and the loaders that rebuild them.
+
+A model directory holds `model.json` (kind, hyper-parameters, provenance) and `variables/`, an orbax
+checkpoint of `{"params": ..., ["batch_stats": ...]}`. A training workdir holds its exported generator in
+`WORKDIR/export/`, so every loader takes either. Directories are written beside their destination and renamed
+into place, so an interrupted write never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from esrgan_jax.models import build_model
+
+FORMAT = "esrgan-jax/1"
+META_FILE = "model.json"
+VARIABLES_DIR = "variables"
+EXPORT_DIR = "export"
+
+
+class CheckpointError(ValueError):
+    """A model directory is missing, incomplete, or of the wrong kind. The message is one line."""
+
+
+def save_model(
+    dst: str | os.PathLike,
+    kind: str,
+    hparams: dict[str, Any],
+    variables: dict[str, Any],
+    source: dict[str, Any] | None = None,
+) -> Path:
+    """Writes `variables` (a dict with "params" and optionally "batch_stats") as a model directory at `dst`.
+
+    An existing model directory at `dst` is replaced only once the new one is complete.
+    """
+    dst = Path(dst).absolute()
+    if dst.exists() and not (dst / META_FILE).exists():
+        raise CheckpointError(f"{dst}: exists and is not an esrgan-jax model directory; refusing to overwrite it")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
+    try:
+        tree = jax.tree.map(np.asarray, dict(variables))
+        with ocp.StandardCheckpointer() as ckptr:
+            ckptr.save(tmp / VARIABLES_DIR, tree)
+        meta = {"format": FORMAT, "kind": kind, "hparams": hparams, "collections": sorted(tree), "source": source or {}}
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if dst.exists():
+            old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+            os.replace(dst, old)
+            os.replace(tmp, dst)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dst
+
+
+def resolve_model_dir(path: str | os.PathLike) -> Path:
+    """A model directory, or the `export/` of a training workdir; a clear error otherwise."""
+    path = Path(path)
+    if (path / META_FILE).is_file():
+        return path
+    if (path / EXPORT_DIR / META_FILE).is_file():
+        return path / EXPORT_DIR
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model directory (convert one with `python -m weights_conversion`)")
+    raise CheckpointError(f"{path}: not an esrgan-jax model directory (no {META_FILE}, no {EXPORT_DIR}/{META_FILE})")
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The parsed `model.json` of a model directory or training workdir."""
+    mdir = resolve_model_dir(path)
+    try:
+        meta = json.loads((mdir / META_FILE).read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{mdir / META_FILE}: not valid JSON ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{mdir / META_FILE}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    return meta
+
+
+def load_variables(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns (meta, variables) of a model directory or training workdir; arrays are numpy."""
+    mdir = resolve_model_dir(path)
+    meta = read_meta(mdir)
+    if not (mdir / VARIABLES_DIR).is_dir():
+        raise CheckpointError(f"{mdir}: missing {VARIABLES_DIR}/ (incomplete model directory)")
+    with ocp.StandardCheckpointer() as ckptr:
+        variables = ckptr.restore((mdir / VARIABLES_DIR).absolute())
+    return meta, jax.tree.map(np.asarray, variables)
+
+
+def load_model(
+    path: str | os.PathLike, expected_kind: str | tuple[str, ...] | None = None, **overrides: Any
+) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
+    """Returns (module, variables, meta); `overrides` go to the module (e.g. dtype=jnp.bfloat16)."""
+    meta, variables = load_variables(path)
+    kinds = (expected_kind,) if isinstance(expected_kind, str) else expected_kind
+    if kinds and meta["kind"] not in kinds:
+        raise CheckpointError(f"{path}: holds a {meta['kind']!r} model, expected {' or '.join(kinds)}")
+    return build_model(meta["kind"], meta["hparams"], **overrides), variables, meta
+
+
+def load_generator(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """(module, params) of a converted or trained generator (RRDBNet or SRCNN), ready for `module.apply`."""
+    module, variables, _ = load_model(path, ("rrdbnet", "srcnn"), **overrides)
+    return module, variables["params"]
+
+
+def load_discriminator(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """(module, variables) of a VGG-style discriminator; variables hold "params" and "batch_stats"."""
+    module, variables, _ = load_model(path, "vgg_discriminator", **overrides)
+    return module, variables
+
+
+def load_vgg(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """(module, params) of converted VGG19/VGG16 features; pass `layers=(...)` to choose outputs."""
+    module, variables, _ = load_model(path, ("vgg19", "vgg16"), **overrides)
+    return module, variables["params"]

@@ -1,0 +1,50 @@
+"""Flax models of esrgan-jax and the table that rebuilds one from a saved `kind` + hyper-parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+
+from esrgan_jax.models.discriminator import TorchBatchNorm, VGGStyleDiscriminator
+from esrgan_jax.models.rrdbnet import RRDBNet, pixel_unshuffle, upsample_nearest2x
+from esrgan_jax.models.srcnn import SRCNN
+from esrgan_jax.models.vgg import VGG16Features, VGG19Features, VGGFeatures
+
+# kind (as written in a checkpoint's model.json) -> module class. VGG kinds share one class (arch field).
+MODELS: dict[str, type[nn.Module]] = {
+    "rrdbnet": RRDBNet,
+    "srcnn": SRCNN,
+    "vgg_discriminator": VGGStyleDiscriminator,
+    "vgg19": VGGFeatures,
+    "vgg16": VGGFeatures,
+}
+
+
+def build_model(kind: str, hparams: dict[str, Any], **overrides: Any) -> nn.Module:
+    """Rebuilds the module saved as `kind` with `hparams`; `overrides` (e.g. dtype, layers) win."""
+    if kind not in MODELS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(MODELS)}")
+    kwargs = dict(hparams)
+    if kind in ("vgg19", "vgg16"):
+        kwargs["arch"] = kind
+    for key in ("layers", "filters", "kernels"):
+        if key in kwargs and isinstance(kwargs[key], list):
+            kwargs[key] = tuple(kwargs[key])
+    kwargs.update(overrides)
+    return MODELS[kind](**kwargs)
+
+
+__all__ = [
+    "MODELS",
+    "RRDBNet",
+    "SRCNN",
+    "TorchBatchNorm",
+    "VGG16Features",
+    "VGG19Features",
+    "VGGFeatures",
+    "VGGStyleDiscriminator",
+    "build_model",
+    "pixel_unshuffle",
+    "upsample_nearest2x",
+]

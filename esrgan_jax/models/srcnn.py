@@ -1,0 +1,54 @@
+"""SRCNN (Dong et al. 2014), the 9-5-5 baseline of the comparison table, in flax.linen.
+
+SRCNN does not upscale by itself: it refines an image that was already bicubic-upsampled by `scale`. Callers
+(evaluation, upscaling, training data) do that upsampling with the MATLAB-compatible bicubic; `pre_upsample`
+tells them to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from esrgan_jax.models.rrdbnet import _TORCH_INIT
+
+
+class SRCNN(nn.Module):
+    """[N, H, W, C] bicubic-upsampled image -> [N, H, W, C] restored image (same size, 'SAME' padding).
+
+    Attributes:
+      num_channels: image channels (3 for RGB; the paper used 1, the Y channel).
+      scale: the upsampling factor the input was made with (metadata for callers).
+      filters: widths of the first two layers (64, 32).
+      kernels: kernel sizes of the three layers (9, 5, 5).
+    """
+
+    num_channels: int = 3
+    scale: int = 4
+    filters: tuple[int, int] = (64, 32)
+    kernels: tuple[int, int, int] = (9, 5, 5)
+    dtype: Any = jnp.float32
+
+    pre_upsample = True  # class constant: the input must already be upsampled by `scale`
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k1, k2, k3 = self.kernels
+        x = x.astype(self.dtype)
+        x = nn.relu(
+            nn.Conv(self.filters[0], (k1, k1), padding="SAME", kernel_init=_TORCH_INIT, dtype=self.dtype, name="conv1")(
+                x
+            )
+        )
+        x = nn.relu(
+            nn.Conv(self.filters[1], (k2, k2), padding="SAME", kernel_init=_TORCH_INIT, dtype=self.dtype, name="conv2")(
+                x
+            )
+        )
+        x = nn.Conv(
+            self.num_channels, (k3, k3), padding="SAME", kernel_init=_TORCH_INIT, dtype=self.dtype, name="conv3"
+        )(x)
+        return x.astype(jnp.float32)
