@@ -8,6 +8,7 @@ from esrgan_jax.checkpoint import (
     load_vgg,
     save_model,
 )
+from esrgan_jax.errors import UserError, run_cli
 
 __version__ = "0.1.0"
 
@@ -18,4 +19,6 @@ __all__ = [
     "load_model",
     "load_vgg",
     "save_model",
+    "UserError",
+    "run_cli",
 ]

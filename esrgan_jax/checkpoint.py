@@ -20,6 +20,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from esrgan_jax.errors import UserError
 from esrgan_jax.models import build_model
 
 FORMAT = "esrgan-jax/1"
@@ -28,7 +29,7 @@ VARIABLES_DIR = "variables"
 EXPORT_DIR = "export"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A model directory is missing, incomplete, or of the wrong kind. The message is one line."""
 
 

@@ -1,0 +1,158 @@
+"""PyTorch reference modules, written from the ESRGAN / SRCNN / VGG descriptions, used as numerical oracles.
+
+State-dict keys follow BasicSR (`conv_first`, `body.0.rdb1.conv1`, ...), torchvision (`features.N`) and
+BasicSR's `VGGStyleDiscriminator`; tests re-key them into the other layouts found in the wild. Imported only
+by tests and benchmarks (torch is a test dependency, never a runtime one).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+class ResidualDenseBlock(nn.Module):
+    def __init__(self, nf: int = 64, gc: int = 32):
+        super().__init__()
+        self.conv1 = nn.Conv2d(nf, gc, 3, 1, 1)
+        self.conv2 = nn.Conv2d(nf + gc, gc, 3, 1, 1)
+        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, 1, 1)
+        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
+        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
+
+    def forward(self, x):
+        x1 = _lrelu(self.conv1(x))
+        x2 = _lrelu(self.conv2(torch.cat((x, x1), 1)))
+        x3 = _lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = _lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        return x5 * 0.2 + x
+
+
+class RRDB(nn.Module):
+    def __init__(self, nf: int, gc: int):
+        super().__init__()
+        self.rdb1 = ResidualDenseBlock(nf, gc)
+        self.rdb2 = ResidualDenseBlock(nf, gc)
+        self.rdb3 = ResidualDenseBlock(nf, gc)
+
+    def forward(self, x):
+        return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
+
+
+class RRDBNetTorch(nn.Module):
+    """BasicSR-keyed RRDBNet; scale 2/1 pixel-unshuffle the input first (Real-ESRGAN x2plus)."""
+
+    def __init__(self, num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32):
+        super().__init__()
+        self.scale = scale
+        in_ch = num_in_ch * {4: 1, 2: 4, 1: 16}[scale]
+        self.conv_first = nn.Conv2d(in_ch, num_feat, 3, 1, 1)
+        self.body = nn.Sequential(*[RRDB(num_feat, num_grow_ch) for _ in range(num_block)])
+        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+
+    def forward(self, x):
+        if self.scale < 4:
+            x = F.pixel_unshuffle(x, 4 // self.scale)
+        feat = self.conv_first(x)
+        feat = feat + self.conv_body(self.body(feat))
+        feat = _lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        feat = _lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        return self.conv_last(_lrelu(self.conv_hr(feat)))
+
+
+class VGGStyleDiscriminatorTorch(nn.Module):
+    """BasicSR-keyed VGG-style discriminator for 128x128 or 256x256 inputs."""
+
+    def __init__(self, num_in_ch=3, num_feat=64, input_size=128):
+        super().__init__()
+        nf = num_feat
+        self.input_size = input_size
+        self.conv0_0 = nn.Conv2d(num_in_ch, nf, 3, 1, 1, bias=True)
+        self.conv0_1 = nn.Conv2d(nf, nf, 4, 2, 1, bias=False)
+        self.bn0_1 = nn.BatchNorm2d(nf, affine=True)
+        widths = [nf, nf * 2, nf * 4, nf * 8, nf * 8] + ([nf * 8] if input_size == 256 else [])
+        self.n_stages = len(widths) - 1
+        for s in range(1, len(widths)):
+            setattr(self, f"conv{s}_0", nn.Conv2d(widths[s - 1], widths[s], 3, 1, 1, bias=False))
+            setattr(self, f"bn{s}_0", nn.BatchNorm2d(widths[s], affine=True))
+            setattr(self, f"conv{s}_1", nn.Conv2d(widths[s], widths[s], 4, 2, 1, bias=False))
+            setattr(self, f"bn{s}_1", nn.BatchNorm2d(widths[s], affine=True))
+        self.linear1 = nn.Linear(nf * 8 * 4 * 4, 100)
+        self.linear2 = nn.Linear(100, 1)
+
+    def forward(self, x):
+        feat = _lrelu(self.conv0_0(x))
+        feat = _lrelu(self.bn0_1(self.conv0_1(feat)))
+        for s in range(1, self.n_stages + 1):
+            feat = _lrelu(getattr(self, f"bn{s}_0")(getattr(self, f"conv{s}_0")(feat)))
+            feat = _lrelu(getattr(self, f"bn{s}_1")(getattr(self, f"conv{s}_1")(feat)))
+        feat = feat.view(feat.size(0), -1)
+        return self.linear2(_lrelu(self.linear1(feat)))
+
+
+_VGG_CFG = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+
+
+class VGGTorch(nn.Module):
+    """torchvision-style `features` Sequential (keys `features.N.weight`), no classifier."""
+
+    def __init__(self, arch: str = "vgg19"):
+        super().__init__()
+        layers, in_ch = [], 3
+        for v in _VGG_CFG[arch]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(in_ch, v, 3, padding=1), nn.ReLU(inplace=False)]
+                in_ch = v
+        self.features = nn.Sequential(*layers)
+
+    def forward_to(self, x, last_index: int, use_input_norm: bool = True):
+        """Output of `features[: last_index + 1]`, e.g. 34 for VGG19 conv5_4 before its ReLU."""
+        if use_input_norm:
+            mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+            std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+            x = (x - mean) / std
+        for layer in self.features[: last_index + 1]:
+            x = layer(x)
+        return x
+
+
+class SRCNNTorch(nn.Module):
+    """9-5-5 SRCNN with 'same' padding on a bicubic-upsampled input."""
+
+    def __init__(self, num_channels=3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(num_channels, 64, 9, padding=4)
+        self.conv2 = nn.Conv2d(64, 32, 5, padding=2)
+        self.conv3 = nn.Conv2d(32, num_channels, 5, padding=2)
+
+    def forward(self, x):
+        return self.conv3(F.relu(self.conv2(F.relu(self.conv1(x)))))
+
+
+def randomize_(module: nn.Module, seed: int = 0, std: float = 0.05) -> nn.Module:
+    """Fills every parameter and BN buffer with seeded random values, so no layer is left at an identity init."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in list(module.named_parameters()) + list(module.named_buffers()):
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * std)
+    return module
