@@ -1,0 +1,132 @@
+"""PSNR and SSIM as super-resolution papers report them, computed with dm-pix.
+
+Two conventions are reported side by side, because papers and toolboxes differ:
+
+* **Y channel** (the paper tables, BasicSR's `test_y_channel: true`, MATLAB's `rgb2ycbcr`): the SR output is
+  quantised to uint8, `crop_border = scale` pixels are removed from every side, and RGB becomes
+  Y = 16 + 65.481 R + 128.553 G + 24.966 B (R, G, B in [0, 1]; Y on the 0-255 scale, not rounded).
+* **RGB**: the same quantisation and crop, scored over the three RGB channels (BasicSR's default).
+
+PSNR is 10 log10(255^2 / MSE). SSIM uses an 11x11 Gaussian window (sigma 1.5, K1 0.01, K2 0.03) in "valid"
+mode on the 0-255 scale, averaged over the map and then over channels, as in Wang et al.'s MATLAB code. A
+single-channel (grayscale) image is scored on its own channel in both conventions. Everything runs in float64
+(jax x64 enabled locally), so results agree with float64 NumPy references to ~1e-10.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from dm_pix import psnr as _pix_psnr
+from dm_pix import ssim as _pix_ssim
+
+# ITU-R BT.601 luma on the "studio" range, as MATLAB rgb2ycbcr (not OpenCV's full-range YCrCb).
+_Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
+_Y_OFFSET = 16.0
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+
+
+def quantize(img: np.ndarray) -> np.ndarray:
+    """Float image in [0, 1] -> uint8 (clip, then round half to even, as BasicSR's `tensor2img`); uint8 passes."""
+    img = np.asarray(img)
+    if img.dtype == np.uint8:
+        return img
+    return np.round(np.clip(img.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _to_255(img: np.ndarray) -> np.ndarray:
+    """uint8 (0-255) or float in [0, 1] -> float64 [H, W, C] on the 0-255 scale; a 2-D image gets C = 1."""
+    img = np.asarray(img)
+    out = img.astype(np.float64) if img.dtype == np.uint8 else img.astype(np.float64) * 255.0
+    return out[..., None] if out.ndim == 2 else out
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """MATLAB `rgb2ycbcr` luma of an RGB image.
+
+    Args:
+      img: uint8 [H, W, 3] (0-255) or float [H, W, 3] in [0, 1].
+
+    Returns:
+      float64 [H, W, 1] Y on the 0-255 scale (16..235 for images in range), not rounded.
+    """
+    rgb = _to_255(img)
+    if rgb.shape[-1] != 3:
+        raise ValueError(f"rgb_to_y: expected [H, W, 3] RGB, got shape {np.shape(img)}")
+    return (rgb / 255.0) @ _Y_WEIGHTS[:, None] + _Y_OFFSET
+
+
+def _prepare(a: np.ndarray, b: np.ndarray, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as float64 [H, W, C] on 0-255, cropped, and reduced to Y if asked (and if they have colour)."""
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"images differ in shape: {np.shape(a)} vs {np.shape(b)}")
+    out = []
+    for img in (a, b):
+        img = _to_255(img)
+        if crop_border:
+            img = img[crop_border:-crop_border, crop_border:-crop_border]
+        if y_channel and img.shape[-1] == 3:
+            img = rgb_to_y(img / 255.0)
+        out.append(img)
+    return out[0], out[1]
+
+
+def psnr(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
+    """PSNR in dB between two images, peak 255.
+
+    Args:
+      a, b: uint8 [H, W, C] / [H, W], or float in [0, 1] (used as is: quantise first with `quantize` to follow
+        the SR convention).
+      crop_border: pixels removed from each side before scoring.
+      y_channel: score the MATLAB Y channel of RGB images (grayscale images are scored on their own channel).
+
+    Returns:
+      PSNR in dB; inf for identical images.
+    """
+    x, y = _prepare(a, b, crop_border, y_channel)
+    with jax.enable_x64(True):
+        # dm-pix assumes a peak of 1: scaling both by 1/255 gives 10 log10(255^2 / MSE on 0-255).
+        return float(_pix_psnr(jnp.asarray(x / 255.0), jnp.asarray(y / 255.0)))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
+    """Mean SSIM (11x11 Gaussian window, sigma 1.5, valid filtering, 0-255 scale), averaged over channels.
+
+    Args:
+      a, b: as for `psnr`; after cropping both sides must be at least 11 pixels.
+      crop_border: pixels removed from each side before scoring.
+      y_channel: score the MATLAB Y channel of RGB images.
+
+    Returns:
+      SSIM in [-1, 1].
+    """
+    x, y = _prepare(a, b, crop_border, y_channel)
+    if min(x.shape[:2]) < SSIM_WINDOW:
+        raise ValueError(f"ssim: image of {x.shape[1]}x{x.shape[0]} (after crop) is smaller than the 11x11 window")
+    with jax.enable_x64(True):
+        value = _pix_ssim(
+            jnp.asarray(x), jnp.asarray(y), max_val=255.0, filter_size=SSIM_WINDOW, filter_sigma=SSIM_SIGMA
+        )
+        return float(value)
+
+
+def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
+    """Scores one super-resolved image in both conventions.
+
+    Args:
+      sr: the SR output, uint8 or float in [0, 1] (quantised to uint8 here) [H, W, C] or [H, W].
+      hr: the ground truth, uint8, same shape.
+      scale: the SR factor; also the border cropped before scoring.
+
+    Returns:
+      {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}.
+    """
+    sr, hr = quantize(sr), quantize(hr)
+    return {
+        "psnr_y": psnr(sr, hr, crop_border=scale, y_channel=True),
+        "ssim_y": ssim(sr, hr, crop_border=scale, y_channel=True),
+        "psnr_rgb": psnr(sr, hr, crop_border=scale),
+        "ssim_rgb": ssim(sr, hr, crop_border=scale),
+    }
