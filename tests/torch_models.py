@@ -156,3 +156,61 @@ def randomize_(module: nn.Module, seed: int = 0, std: float = 0.05) -> nn.Module
             else:
                 t.copy_(torch.randn(t.shape, generator=g) * std)
     return module
+
+
+class _ShortcutBlock(nn.Module):
+    def __init__(self, sub: nn.Module):
+        super().__init__()
+        self.sub = sub
+
+    def forward(self, x):
+        return x + self.sub(x)
+
+
+class _OldRDB(nn.Module):
+    """Old-arch dense block: each conv sits in `Sequential(conv[, act])`, hence the `.0` in its keys."""
+
+    def __init__(self, nf: int, gc: int):
+        super().__init__()
+        for k in range(1, 6):
+            conv = nn.Conv2d(nf + (k - 1) * gc, gc if k < 5 else nf, 3, 1, 1)
+            setattr(self, f"conv{k}", nn.Sequential(conv, nn.LeakyReLU(0.2)) if k < 5 else nn.Sequential(conv))
+
+    def forward(self, x):
+        feats = [x]
+        for k in range(1, 6):
+            feats.append(getattr(self, f"conv{k}")(torch.cat(feats, 1)))
+        return feats[-1] * 0.2 + x
+
+
+class _OldRRDB(nn.Module):
+    def __init__(self, nf: int, gc: int):
+        super().__init__()
+        self.RDB1, self.RDB2, self.RDB3 = _OldRDB(nf, gc), _OldRDB(nf, gc), _OldRDB(nf, gc)
+
+    def forward(self, x):
+        return self.RDB3(self.RDB2(self.RDB1(x))) * 0.2 + x
+
+
+class OldESRGANTorch(nn.Module):
+    """The original flattened ESRGAN x4 (`model.0`, `model.1.sub.N.RDBk.convj.0`, `model.3,6,8,10`)."""
+
+    def __init__(self, in_nc=3, out_nc=3, nf=64, nb=23, gc=32):
+        super().__init__()
+        trunk = [_OldRRDB(nf, gc) for _ in range(nb)] + [nn.Conv2d(nf, nf, 3, 1, 1)]
+        self.model = nn.Sequential(
+            nn.Conv2d(in_nc, nf, 3, 1, 1),
+            _ShortcutBlock(nn.Sequential(*trunk)),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(nf, nf, 3, 1, 1),
+            nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(nf, nf, 3, 1, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(nf, nf, 3, 1, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(nf, out_nc, 3, 1, 1),
+        )
+
+    def forward(self, x):
+        return self.model(x)

@@ -1,0 +1,117 @@
+"""Exact conversion of PyTorch checkpoints into esrgan-jax model directories.
+
+    python -m weights_conversion SRC DST [--kind auto|rrdbnet|vgg_discriminator|vgg19|vgg16|srcnn]
+    python -m weights_conversion.interpolate A B --alpha 0.8 OUT
+
+Every kind is one entry of `KINDS`: a `detect(state_dict) -> bool` used by `--kind auto` (tried in table
+order, first match wins) and a `convert(state_dict) -> (hparams, variables, layout)` where `state_dict` is a
+flat `{key: np.ndarray}` (already unwrapped from `params_ema`/`params` and stripped of `module.`), `hparams`
+rebuild the module with `esrgan_jax.models.build_model(kind, hparams)`, `variables` is `{"params": ...,
+["batch_stats": ...]}` and `layout` names the key layout found. Adding a kind is one import and one entry:
+
+    from weights_conversion import lpips
+    KINDS["lpips"] = Kind(lpips.detect, lpips.convert)   # in the table below
+
+`weights_conversion.common.map_variables` does the work for a converter that can spell each Flax variable
+path as a checkpoint key: shapes come from the Flax module, errors name the checkpoint's own keys.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from esrgan_jax.checkpoint import save_model
+from weights_conversion import discriminator, rrdbnet, srcnn, vgg
+from weights_conversion.common import ConversionError, StateDict, first_keys, param_count
+from weights_conversion.io import read_state_dict, sha256
+
+
+class Kind(NamedTuple):
+    """How to recognise and convert one kind of checkpoint."""
+
+    detect: Callable[[StateDict], bool]
+    convert: Callable[[StateDict], tuple[dict[str, Any], dict[str, Any], str]]
+
+
+# Order matters only for `--kind auto`: the first kind whose detect() accepts the state dict is used.
+KINDS: dict[str, Kind] = {
+    "rrdbnet": Kind(rrdbnet.detect, rrdbnet.convert),
+    "vgg_discriminator": Kind(discriminator.detect, discriminator.convert),
+    "vgg19": Kind(vgg.detect_vgg19, vgg.convert_vgg19),
+    "vgg16": Kind(vgg.detect_vgg16, vgg.convert_vgg16),
+    "srcnn": Kind(srcnn.detect, srcnn.convert),
+}
+
+
+class Converted(NamedTuple):
+    """What `convert_file` wrote: the model directory, its kind, hyper-parameters, layout and size."""
+
+    dst: Path
+    kind: str
+    hparams: dict[str, Any]
+    layout: str
+    wrapper: str | None
+    num_params: int
+
+
+def detect_kind(sd: StateDict) -> str:
+    """The first kind in `KINDS` that recognises `sd`; a ConversionError listing its first keys otherwise."""
+    for kind, entry in KINDS.items():
+        if entry.detect(sd):
+            return kind
+    raise ConversionError(
+        f"unknown checkpoint layout (not an RRDBNet in any known layout, a VGG-style discriminator, torchvision "
+        f"VGG16/19 features or SRCNN); first keys: {first_keys(sd)}"
+    )
+
+
+def convert_state_dict(sd: StateDict, kind: str = "auto", scale: int | None = None) -> tuple[str, dict, dict, str]:
+    """Converts a flat state dict; returns (kind, hparams, variables, layout).
+
+    Args:
+      sd: `{key: np.ndarray}` without wrapper or `module.` prefix.
+      kind: a key of `KINDS`, or "auto" to detect it.
+      scale: SRCNN's upscale factor (not stored in its weights); for RRDBNet, checked against the weights.
+    """
+    if kind != "auto" and kind not in KINDS:
+        raise ConversionError(f"unknown kind {kind!r}; expected auto or one of {', '.join(KINDS)}")
+    kind = detect_kind(sd) if kind == "auto" else kind
+    if kind == "srcnn" and scale is not None:
+        hparams, variables, layout = srcnn.convert(sd, scale=scale)
+    else:
+        hparams, variables, layout = KINDS[kind].convert(sd)
+    if scale is not None and hparams.get("scale") != scale:
+        got = f"are x{hparams['scale']}" if "scale" in hparams else f"are a {kind} model, which has no scale"
+        raise ConversionError(f"--scale {scale} given, but the weights {got}")
+    return kind, hparams, variables, layout
+
+
+def convert_file(
+    src: str | os.PathLike, dst: str | os.PathLike, kind: str = "auto", scale: int | None = None
+) -> Converted:
+    """Converts the PyTorch checkpoint `src` into the model directory `dst` (written atomically).
+
+    Args:
+      src: `.pth`/`.pt` (read with torch.load(weights_only=True)) or `.safetensors` checkpoint.
+      dst: model directory to create or replace; left untouched if the conversion fails.
+      kind: a key of `KINDS` or "auto".
+      scale: see `convert_state_dict`.
+
+    Returns:
+      A `Converted` summary. Load the result with `esrgan_jax.load_generator(dst)` (or the matching loader).
+    """
+    src, dst = Path(src), Path(dst)
+    sd, wrapper = read_state_dict(src)
+    try:
+        kind, hparams, variables, layout = convert_state_dict(sd, kind, scale)
+    except ConversionError as e:
+        raise ConversionError(f"{src}: {e}") from None
+    source = {"file": src.name, "sha256": sha256(src), "layout": layout, "key": wrapper}
+    save_model(dst, kind, hparams, variables, source=source)
+    return Converted(dst, kind, hparams, layout, wrapper, param_count(variables))
+
+
+__all__ = ["KINDS", "ConversionError", "Converted", "Kind", "convert_file", "convert_state_dict", "detect_kind"]
