@@ -78,6 +78,8 @@ def key_fn(layout: str, num_block: int):
 
 def infer_hparams(sd: StateDict, layout: str) -> dict[str, Any]:
     """num_in_ch, num_out_ch, scale, num_feat, num_block, num_grow_ch of an RRDBNet state dict in `layout`."""
+    if layout == "esrgan-old":
+        _check_old_upsampling(sd)  # first: an x2/x8 old model would otherwise look like one missing model.10
     blocks = sorted({int(m.group(1)) for k in sd if (m := _BLOCK_RE[layout].match(k))})
     names = key_fn(layout, 0)
     first = require(sd, names(("params", "conv_first", "kernel")))
@@ -85,8 +87,6 @@ def infer_hparams(sd: StateDict, layout: str) -> dict[str, Any]:
     if not blocks:
         raise ConversionError(f"missing key {names(('params', 'body_0', 'rdb1', 'conv1', 'kernel'))!r}")
     grow = require(sd, names(("params", "body_0", "rdb1", "conv1", "kernel")))
-    if layout == "esrgan-old":
-        _check_old_upsampling(sd)
     in_ch, out_ch = int(first.shape[1]), int(last.shape[0])
     ratio = in_ch // out_ch if in_ch % out_ch == 0 else 1
     ratio = ratio if ratio in _SCALE_BY_RATIO else 1  # e.g. 6 -> 3 channels: an x4 model with 6 inputs
