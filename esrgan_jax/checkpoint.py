@@ -129,3 +129,9 @@ def load_vgg(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict
     """(module, params) of converted VGG19/VGG16 features; pass `layers=(...)` to choose outputs."""
     module, variables, _ = load_model(path, ("vgg19", "vgg16"), **overrides)
     return module, variables["params"]
+
+
+def load_lpips(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """(module, params) of a converted LPIPS (VGG16 backbone + linear layers); see `models.lpips`."""
+    module, variables, _ = load_model(path, "lpips", **overrides)
+    return module, variables["params"]

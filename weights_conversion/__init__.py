@@ -1,6 +1,7 @@
 """Exact conversion of PyTorch checkpoints into esrgan-jax model directories.
 
     python -m weights_conversion SRC DST [--kind auto|rrdbnet|vgg_discriminator|vgg19|vgg16|srcnn]
+    python -m weights_conversion --kind lpips VGG16.pth DST [--lin LIN.pth]   (or lpips-j's two .h5 files)
     python -m weights_conversion.interpolate A B --alpha 0.8 OUT
 
 Every kind is one entry of `KINDS`: a `detect(state_dict) -> bool` used by `--kind auto` (tried in table
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from esrgan_jax.checkpoint import save_model
-from weights_conversion import discriminator, rrdbnet, srcnn, vgg
+from weights_conversion import discriminator, lpips, rrdbnet, srcnn, vgg
 from weights_conversion.common import ConversionError, StateDict, first_keys, param_count
 from weights_conversion.io import read_state_dict, sha256
 
@@ -43,6 +44,7 @@ KINDS: dict[str, Kind] = {
     "vgg19": Kind(vgg.detect_vgg19, vgg.convert_vgg19),
     "vgg16": Kind(vgg.detect_vgg16, vgg.convert_vgg16),
     "srcnn": Kind(srcnn.detect, srcnn.convert),
+    "lpips": Kind(lpips.detect, lpips.convert),
 }
 
 
@@ -90,7 +92,11 @@ def convert_state_dict(sd: StateDict, kind: str = "auto", scale: int | None = No
 
 
 def convert_file(
-    src: str | os.PathLike, dst: str | os.PathLike, kind: str = "auto", scale: int | None = None
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    kind: str = "auto",
+    scale: int | None = None,
+    lin: str | os.PathLike | None = None,
 ) -> Converted:
     """Converts the PyTorch checkpoint `src` into the model directory `dst` (written atomically).
 
@@ -99,11 +105,16 @@ def convert_file(
       dst: model directory to create or replace; left untouched if the conversion fails.
       kind: a key of `KINDS` or "auto".
       scale: see `convert_state_dict`.
+      lin: LPIPS only: the linear-layer file (see `weights_conversion.lpips.convert_files`).
 
     Returns:
       A `Converted` summary. Load the result with `esrgan_jax.load_generator(dst)` (or the matching loader).
     """
     src, dst = Path(src), Path(dst)
+    if kind == "lpips" or lin is not None or src.suffix == ".h5":  # two inputs, and lpips-j's .h5 files
+        hparams, variables, layout, source = lpips.convert_files(src, lin)
+        save_model(dst, "lpips", hparams, variables, source=source)
+        return Converted(dst, "lpips", hparams, layout, None, param_count(variables))
     sd, wrapper = read_state_dict(src)
     try:
         kind, hparams, variables, layout = convert_state_dict(sd, kind, scale)

@@ -28,13 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="SRCNN only: the bicubic pre-upsampling factor (default 4); RRDBNet reads its scale from the weights",
     )
+    parser.add_argument(
+        "--lin",
+        default=None,
+        help="LPIPS only (--kind lpips): the linear layers, lpips' vgg.pth or lpips-j's lpips_lin.h5 "
+        "(default: the installed lpips package's weights/v0.1/vgg.pth); SRC may then be lpips-j's vgg16_weights.h5",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Converts SRC into DST and prints a short summary; bad input raises ConversionError (exit code 2)."""
     args = build_parser().parse_args(argv)
-    result = convert_file(args.src, args.dst, kind=args.kind, scale=args.scale)
+    result = convert_file(args.src, args.dst, kind=args.kind, scale=args.scale, lin=args.lin)
     hparams = ", ".join(f"{k}={v}" for k, v in result.hparams.items())
     wrapper = f" [{result.wrapper}]" if result.wrapper else ""
     print(f"converted {args.src}{wrapper} -> {result.dst}")

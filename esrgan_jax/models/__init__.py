@@ -7,6 +7,7 @@ from typing import Any
 import flax.linen as nn
 
 from esrgan_jax.models.discriminator import TorchBatchNorm, VGGStyleDiscriminator
+from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.rrdbnet import RRDBNet, pixel_unshuffle, upsample_nearest2x
 from esrgan_jax.models.srcnn import SRCNN
 from esrgan_jax.models.vgg import VGG16Features, VGG19Features, VGGFeatures
@@ -18,6 +19,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "vgg_discriminator": VGGStyleDiscriminator,
     "vgg19": VGGFeatures,
     "vgg16": VGGFeatures,
+    "lpips": LPIPS,
 }
 
 
@@ -36,6 +38,7 @@ def build_model(kind: str, hparams: dict[str, Any], **overrides: Any) -> nn.Modu
 
 
 __all__ = [
+    "LPIPS",
     "MODELS",
     "RRDBNet",
     "SRCNN",
