@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from dm_pix import psnr as _pix_psnr
+from dm_pix import mse as _pix_mse
 from dm_pix import ssim as _pix_ssim
 
 # ITU-R BT.601 luma on the "studio" range, as MATLAB rgb2ycbcr (not OpenCV's full-range YCrCb).
@@ -26,6 +26,7 @@ _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 _Y_OFFSET = 16.0
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
+_BUCKET = 128  # images are zero-padded to multiples of this (see _padded_scores)
 
 
 def quantize(img: np.ndarray) -> np.ndarray:
@@ -73,8 +74,29 @@ def _prepare(a: np.ndarray, b: np.ndarray, crop_border: int, y_channel: bool) ->
     return out[0], out[1]
 
 
-def psnr(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
-    """PSNR in dB between two images, peak 255.
+def _bucket(n: int) -> int:
+    return -(-n // _BUCKET) * _BUCKET
+
+
+@jax.jit
+def _padded_scores(x: jax.Array, y: jax.Array, h: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(PSNR, SSIM) of the top-left h x w of two zero-padded [Hp, Wp, C] images on the 0-255 scale.
+
+    Images are padded to a few bucket shapes so that a data set of many sizes compiles a handful of times
+    (op-by-op dispatch would recompile every primitive for every new size: seconds per image). Padding adds
+    zero to the squared error, and SSIM map positions whose window reaches the padding are masked out, so both
+    equal the unpadded values.
+    """
+    mse = _pix_mse(x / 255.0, y / 255.0) * (x.shape[0] * x.shape[1]) / (h * w)
+    smap = _pix_ssim(x, y, max_val=255.0, filter_size=SSIM_WINDOW, filter_sigma=SSIM_SIGMA, return_map=True)
+    rows, cols = jnp.arange(smap.shape[0])[:, None], jnp.arange(smap.shape[1])[None, :]
+    valid = (rows < h - (SSIM_WINDOW - 1)) & (cols < w - (SSIM_WINDOW - 1))
+    total = jnp.sum(jnp.where(valid[..., None], smap, 0.0))
+    return -10.0 * jnp.log10(mse), total / ((h - SSIM_WINDOW + 1) * (w - SSIM_WINDOW + 1) * smap.shape[-1])
+
+
+def psnr_ssim(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> tuple[float, float]:
+    """PSNR (dB, peak 255) and mean SSIM between two images, in one pass.
 
     Args:
       a, b: uint8 [H, W, C] / [H, W], or float in [0, 1] (used as is: quantise first with `quantize` to follow
@@ -83,33 +105,27 @@ def psnr(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = F
       y_channel: score the MATLAB Y channel of RGB images (grayscale images are scored on their own channel).
 
     Returns:
-      PSNR in dB; inf for identical images.
+      (PSNR, inf for identical images; SSIM with an 11x11 Gaussian window, sigma 1.5, valid filtering, on the
+      0-255 scale, averaged over the map and the channels).
     """
     x, y = _prepare(a, b, crop_border, y_channel)
+    h, w, c = x.shape
+    if min(h, w) < SSIM_WINDOW:
+        raise ValueError(f"ssim: image of {w}x{h} (after crop) is smaller than the 11x11 window")
+    pad = ((0, _bucket(h) - h), (0, _bucket(w) - w), (0, 0))
     with jax.enable_x64(True):
-        # dm-pix assumes a peak of 1: scaling both by 1/255 gives 10 log10(255^2 / MSE on 0-255).
-        return float(_pix_psnr(jnp.asarray(x / 255.0), jnp.asarray(y / 255.0)))
+        p, s = _padded_scores(jnp.asarray(np.pad(x, pad)), jnp.asarray(np.pad(y, pad)), h, w)
+        return float(p), float(s)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
+    """PSNR in dB (peak 255; inf for identical images); arguments as for `psnr_ssim`."""
+    return psnr_ssim(a, b, crop_border, y_channel)[0]
 
 
 def ssim(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
-    """Mean SSIM (11x11 Gaussian window, sigma 1.5, valid filtering, 0-255 scale), averaged over channels.
-
-    Args:
-      a, b: as for `psnr`; after cropping both sides must be at least 11 pixels.
-      crop_border: pixels removed from each side before scoring.
-      y_channel: score the MATLAB Y channel of RGB images.
-
-    Returns:
-      SSIM in [-1, 1].
-    """
-    x, y = _prepare(a, b, crop_border, y_channel)
-    if min(x.shape[:2]) < SSIM_WINDOW:
-        raise ValueError(f"ssim: image of {x.shape[1]}x{x.shape[0]} (after crop) is smaller than the 11x11 window")
-    with jax.enable_x64(True):
-        value = _pix_ssim(
-            jnp.asarray(x), jnp.asarray(y), max_val=255.0, filter_size=SSIM_WINDOW, filter_sigma=SSIM_SIGMA
-        )
-        return float(value)
+    """Mean SSIM (11x11 Gaussian window, sigma 1.5, valid filtering, 0-255 scale); arguments as for `psnr_ssim`."""
+    return psnr_ssim(a, b, crop_border, y_channel)[1]
 
 
 def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
@@ -124,9 +140,6 @@ def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
       {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}.
     """
     sr, hr = quantize(sr), quantize(hr)
-    return {
-        "psnr_y": psnr(sr, hr, crop_border=scale, y_channel=True),
-        "ssim_y": ssim(sr, hr, crop_border=scale, y_channel=True),
-        "psnr_rgb": psnr(sr, hr, crop_border=scale),
-        "ssim_rgb": ssim(sr, hr, crop_border=scale),
-    }
+    psnr_y, ssim_y = psnr_ssim(sr, hr, crop_border=scale, y_channel=True)
+    psnr_rgb, ssim_rgb = psnr_ssim(sr, hr, crop_border=scale)
+    return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb, "ssim_rgb": ssim_rgb}
