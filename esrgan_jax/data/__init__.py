@@ -1,5 +1,6 @@
 """Data: image I/O, MATLAB-compatible bicubic resize, paired/HR-only/tfds/sample datasets and training batches."""
 
+from esrgan_jax.data.dataset import DataWarning, Example, PairedDataset
 from esrgan_jax.data.imageio import (
     IMAGE_EXTENSIONS,
     ImageInfo,
@@ -12,10 +13,22 @@ from esrgan_jax.data.imageio import (
     to_uint8,
     write_image,
 )
+from esrgan_jax.data.pairing import PairingReport, pair_folders
 from esrgan_jax.data.resize import bicubic_downscale, bicubic_upscale, imresize, modcrop
+from esrgan_jax.data.samples import open_samples
+from esrgan_jax.data.sources import open_dataset, open_hr_folder, open_paired_folders
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "DataWarning",
+    "Example",
+    "PairedDataset",
+    "PairingReport",
+    "open_dataset",
+    "open_hr_folder",
+    "open_paired_folders",
+    "open_samples",
+    "pair_folders",
     "ImageInfo",
     "ImageReadError",
     "bicubic_downscale",
