@@ -26,7 +26,7 @@ _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 _Y_OFFSET = 16.0
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
-_BUCKET = 128  # images are zero-padded to multiples of this (see _padded_scores)
+_BUCKET = 256  # images are zero-padded to multiples of this (see _padded_scores)
 
 
 def quantize(img: np.ndarray) -> np.ndarray:
