@@ -9,6 +9,7 @@ from esrgan_jax.checkpoint import (
     save_model,
 )
 from esrgan_jax.errors import UserError, run_cli
+from esrgan_jax.inference import Upscaler
 
 __version__ = "0.1.0"
 
@@ -20,5 +21,6 @@ __all__ = [
     "load_vgg",
     "save_model",
     "UserError",
+    "Upscaler",
     "run_cli",
 ]

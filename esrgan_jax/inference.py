@@ -1,0 +1,188 @@
+"""`Upscaler`: a loaded generator that upscales numpy images of any size, kind and bit depth.
+
+The network always sees float32 RGB in [0, 1], in fixed-shape tiles (see `esrgan_jax.tiling`), so one compile
+serves every image. Around it: grayscale is run as 3-channel gray and reduced back (BT.601 weights, as
+Real-ESRGAN's cv2 round trip does); an alpha channel is upscaled by the model the same way or by bicubic and
+re-attached; uint8/uint16/float come back as the same kind; SRCNN-style models get their bicubic pre-upsampling;
+two checkpoints can be blended on the fly (ESRGAN's network interpolation).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from esrgan_jax.checkpoint import load_model
+from esrgan_jax.errors import UserError
+from esrgan_jax.tiling import run_tiled
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+ALPHA_UPSAMPLERS = ("model", "bicubic")
+GENERATOR_KINDS = ("rrdbnet", "srcnn")
+_GRAY = np.array([0.299, 0.587, 0.114], np.float32)  # cv2 RGB2GRAY, which Real-ESRGAN applies to gray output
+
+
+def _load(weights: Any, dtype: Any) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
+    """(module, params, meta) from a model directory / workdir, or from a `(module, params)` pair."""
+    if isinstance(weights, tuple):
+        module, params = weights
+        meta = {"kind": type(module).__name__.lower(), "hparams": {"scale": module.scale}}
+        return module.clone(dtype=dtype), params, meta
+    module, variables, meta = load_model(weights, GENERATOR_KINDS, dtype=dtype)
+    return module, variables["params"], meta
+
+
+def interpolate_params(params_a: Any, params_b: Any, alpha: float) -> Any:
+    """ESRGAN's network interpolation: `(1 - alpha) * A + alpha * B`, leaf by leaf (same tree structure)."""
+    return jax.tree.map(lambda a, b: (1.0 - alpha) * np.asarray(a) + alpha * np.asarray(b), params_a, params_b)
+
+
+def _quantizer(dtype: np.dtype):
+    """Float [0, 1] -> `dtype` pixels: rounded integers for uint8/uint16, clipped floats otherwise."""
+    if np.issubdtype(dtype, np.integer):
+        top = float(np.iinfo(dtype).max)
+        return lambda x: np.rint(np.clip(x, 0.0, 1.0) * top).astype(dtype)
+    return lambda x: np.clip(x, 0.0, 1.0).astype(dtype)
+
+
+class Upscaler:
+    """A generator ready to upscale numpy images; tiles of one shape, so it compiles once.
+
+    Args:
+      weights: a model directory or training workdir (rrdbnet or srcnn), or a `(module, params)` pair.
+      tile: core tile size in input pixels; 0 = whole image per call (compiles once per image size).
+      tile_pad: overlap on each side of a tile, cropped away (Real-ESRGAN's default 10); in the network's own
+        resolution, so x2/x1 models (pixel-unshuffled by 2/4) get 2x/4x as many input pixels.
+      tile_batch: tiles per device call; default 4 on GPU/TPU, 1 on CPU (where batching buys no speed and the
+        filler tiles of a last, partial batch would cost full compute).
+      dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32).
+      weights_b: a second checkpoint of the same kind and hyper-parameters to blend with `weights`.
+      alpha: blend weight of `weights_b`: params = (1 - alpha) * A + alpha * B.
+      alpha_upsampler: "model" (alpha run as gray through the network) or "bicubic".
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | tuple[nn.Module, Any],
+        *,
+        tile: int = 256,
+        tile_pad: int = 10,
+        tile_batch: int | None = None,
+        dtype: str = "float32",
+        weights_b: str | os.PathLike | tuple[nn.Module, Any] | None = None,
+        alpha: float = 0.8,
+        alpha_upsampler: str = "model",
+    ):
+        if dtype not in DTYPES:
+            raise UserError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+        if alpha_upsampler not in ALPHA_UPSAMPLERS:
+            raise UserError(f"alpha upsampler {alpha_upsampler!r}: expected one of {', '.join(ALPHA_UPSAMPLERS)}")
+        if tile < 0 or tile_pad < 0 or (tile_batch is not None and tile_batch < 1):
+            raise UserError(
+                f"tile {tile}, tile-pad {tile_pad}, tile-batch {tile_batch}: expected tile, pad >= 0, batch >= 1"
+            )
+        self.module, params, meta = _load(weights, DTYPES[dtype])
+        if weights_b is not None:
+            if not 0.0 <= alpha <= 1.0:
+                raise UserError(f"alpha {alpha}: expected a blend weight in [0, 1]")
+            _, params_b, meta_b = _load(weights_b, DTYPES[dtype])
+            if (meta_b["kind"], meta_b["hparams"]) != (meta["kind"], meta["hparams"]):
+                raise UserError(
+                    f"{weights_b}: a {meta_b['kind']} {meta_b['hparams']} model cannot be interpolated with "
+                    f"{weights}, a {meta['kind']} {meta['hparams']} model (kind and hyper-parameters must match)"
+                )
+            params = interpolate_params(params, params_b, alpha)
+        self.meta = meta
+        self.scale = int(self.module.scale)
+        self.pre_upsample = bool(getattr(self.module, "pre_upsample", False))
+        self.channels = int(getattr(self.module, "num_in_ch", getattr(self.module, "num_channels", 3)))
+        self.tile, self.tile_pad = tile, tile_pad
+        self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
+        self.alpha_upsampler = alpha_upsampler
+        self.compilations = 0  # traces of the network = XLA compiles (a jitted function retraces per shape)
+        self._params = jax.device_put(params)
+        self._jit = jax.jit(self._forward)
+
+    def _forward(self, params: Any, x: jax.Array) -> jax.Array:
+        self.compilations += 1  # Python side effect: runs only while tracing
+        return self.module.apply({"params": params}, x)
+
+    def _call(self, batch: np.ndarray) -> jax.Array:
+        return self._jit(self._params, batch)
+
+    def _run(self, image: np.ndarray, post, progress: bool) -> np.ndarray:
+        """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""
+        net_scale, multiple = self.scale, 4 // self.scale
+        if self.pre_upsample:
+            from esrgan_jax.data.resize import imresize
+
+            image, net_scale, multiple = np.asarray(imresize(image, self.scale), np.float32), 1, 1
+        return run_tiled(
+            self._call,
+            image,
+            scale=net_scale,
+            tile=self.tile,
+            # x2/x1 models run at 1/2 or 1/4 of the input resolution: keep tile_pad pixels of context there
+            pad=self.tile_pad * multiple,
+            batch=self.tile_batch,
+            post=post,
+            multiple=multiple,
+            progress=progress,
+        )
+
+    def _planes(self, image: np.ndarray, quant, progress: bool) -> np.ndarray:
+        """Float [H, W, 1 or 3] -> quantised [sH, sW, same channels], matching the image to the model's channels."""
+        c = image.shape[-1]
+        if c == self.channels:
+            return self._run(image, quant, progress)
+        if c == 1:  # gray through an RGB model: replicate, then reduce back like Real-ESRGAN
+            return self._run(np.repeat(image, 3, -1), lambda y: quant(np.clip(y, 0, 1) @ _GRAY[:, None]), progress)
+        # RGB through a one-channel model: each channel on its own
+        return np.concatenate([self._run(image[..., i : i + 1], quant, progress) for i in range(c)], -1)
+
+    def upscale(self, image: np.ndarray, *, outscale: float | None = None, progress: bool = False) -> np.ndarray:
+        """Upscales one image by the model's scale (or by `outscale`).
+
+        Args:
+          image: [H, W] or [H, W, C] with C in (1, 3, 4) (alpha last); uint8, uint16 or float in [0, 1].
+          outscale: final scale relative to the input; the model's output is resized (MATLAB bicubic) to it.
+          progress: show a tqdm bar over the tile batches.
+
+        Returns:
+          [round(H * outscale), round(W * outscale)(, C)], the same dtype and channel layout as `image`.
+        """
+        image = np.asarray(image)
+        if image.dtype not in (np.uint8, np.uint16) and image.dtype.kind != "f":
+            raise UserError(f"image dtype {image.dtype}: expected uint8, uint16 or float")
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
+            raise UserError(f"image shape {image.shape}: expected [H, W] or [H, W, C] with C = 1, 3 or 4")
+        x = image[..., None] if image.ndim == 2 else image
+        top = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
+        x = x.astype(np.float32) / np.float32(top)
+        quant = _quantizer(image.dtype)
+        color, alpha = (x[..., :3], x[..., 3:]) if x.shape[-1] == 4 else (x, None)
+        out = self._planes(color, quant, progress)
+        if alpha is not None:
+            if self.alpha_upsampler == "model":
+                out_alpha = self._planes(alpha, quant, progress)
+            else:
+                from esrgan_jax.data.resize import imresize
+
+                out_alpha = quant(np.asarray(imresize(alpha[..., 0], self.scale), np.float32)[..., None])
+            out = np.concatenate([out, out_alpha], -1)
+        if outscale is not None and outscale != self.scale:
+            out = quant(_resize_to(out.astype(np.float32) / np.float32(top), image.shape[:2], outscale))
+        return out[..., 0] if image.ndim == 2 else out
+
+
+def _resize_to(image: np.ndarray, size: tuple[int, int], outscale: float) -> np.ndarray:
+    """Resizes the model output [sH, sW, C] to round(size * outscale) with MATLAB bicubic (float, unrounded)."""
+    from esrgan_jax.data.resize import imresize
+
+    shape = (max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale)))
+    return np.asarray(imresize(image, output_shape=shape), np.float32)

@@ -1,0 +1,119 @@
+"""Fixed-shape tiled inference: cut an image into overlapping windows of ONE shape, run them in fixed-size
+batches, and paste the cores of the outputs back together.
+
+Real-ESRGAN clips its edge tiles to the image, so every edge tile has a new shape; under `jax.jit` that means a
+compile per shape (and per image size). Here every window is `tile + 2 * pad` pixels square and lies entirely
+inside the (padded) image: an edge window is shifted inwards instead of clipped, so its outer edge coincides with
+the image edge and the network sees exactly the zero padding that whole-image inference sees there. Only an image
+smaller than one window is padded (reflect, bottom/right), as Real-ESRGAN's `pre_pad` does. The last batch is
+filled with copies of its last window, so the batch shape never changes either: one compile for any image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from tqdm.auto import tqdm
+
+# [B, T, T, C] float32 -> [B, T*s, T*s, C'] (any array type convertible by np.asarray).
+BatchFn = Callable[[np.ndarray], np.ndarray]
+# Float core [h, w, C'] -> final pixels [h, w, C''] (quantised, reduced to gray, ...).
+PostFn = Callable[[np.ndarray], np.ndarray]
+
+
+def round_up(x: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is >= x."""
+    return -(-x // multiple) * multiple
+
+
+def axis_windows(size: int, tile: int, pad: int) -> list[tuple[int, int, int]]:
+    """(window_start, core_start, core_end) along one axis of length `size` >= tile + 2 * pad.
+
+    Cores of `tile` pixels (the last one shorter) partition [0, size). Each window of `tile + 2 * pad` pixels
+    starts `pad` before its core, shifted inwards at the ends, so every core keeps >= `pad` pixels of real
+    context on each side that is not the image border.
+    """
+    window = tile + 2 * pad
+    if size < window:
+        raise ValueError(f"axis of {size} pixels is shorter than one window ({window})")
+    plan = []
+    for core_start in range(0, size, tile):
+        start = min(max(core_start - pad, 0), size - window)
+        plan.append((start, core_start, min(core_start + tile, size)))
+    return plan
+
+
+def pad_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Reflect-pads [H, W, C] at the bottom/right up to at least [height, width] (no-op when already there)."""
+    dh, dw = max(height - image.shape[0], 0), max(width - image.shape[1], 0)
+    if dh == 0 and dw == 0:
+        return image
+    # numpy reflects repeatedly when the pad is longer than the image, so tiny images work too.
+    return np.pad(image, ((0, dh), (0, dw), (0, 0)), mode="reflect" if min(image.shape[:2]) > 1 else "edge")
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def run_tiled(
+    fn: BatchFn,
+    image: np.ndarray,
+    *,
+    scale: int,
+    tile: int,
+    pad: int,
+    batch: int,
+    post: PostFn,
+    multiple: int = 1,
+    progress: bool = False,
+    desc: str = "tiles",
+) -> np.ndarray:
+    """Runs `fn` over `image` [H, W, C] float32 and returns `post` of the result, [H*scale, W*scale, C''].
+
+    Args:
+      fn: the network on a batch, [B, T, T, C] -> [B, T*scale, T*scale, C'], with B = `batch` (tiled) or 1.
+      image: [H, W, C] float32 input.
+      scale: output pixels per input pixel.
+      tile: core size in input pixels; 0 runs the whole image in one call (one compile per image size).
+      pad: overlap on each side of a core, cropped away after the network (Real-ESRGAN's tile_pad).
+      batch: windows per call of `fn`; the last batch is filled up to this size.
+      post: applied to every float output core before it is stored (sets the output dtype and channels).
+      multiple: H, W, tile and pad are rounded up to this (4 // scale for pixel-unshuffle models).
+      progress: show a tqdm bar over the batches.
+      desc: the bar's label.
+
+    Returns:
+      The assembled output, [H*scale, W*scale, C''], of the dtype `post` returns.
+    """
+    h, w = image.shape[:2]
+    if tile <= 0:
+        padded = pad_to(image, round_up(h, multiple), round_up(w, multiple))
+        return post(np.asarray(fn(padded[None]))[0, : h * scale, : w * scale])
+    tile, pad = round_up(tile, multiple), round_up(pad, multiple)
+    window = tile + 2 * pad
+    padded = pad_to(image, max(round_up(h, multiple), window), max(round_up(w, multiple), window))
+    tiles = [(y, x) for y in axis_windows(padded.shape[0], tile, pad) for x in axis_windows(padded.shape[1], tile, pad)]
+    # Cores that lie entirely in the padding of a small image are skipped: nothing of them is kept.
+    tiles = [(ty, tx) for ty, tx in tiles if ty[1] < h and tx[1] < w]
+    out = None
+    pending = None  # one batch in flight, so the host pastes while the device computes the next
+    groups = list(_batches(tiles, batch))
+    for group in tqdm(groups + [None], desc=desc, unit="batch", leave=False, disable=not progress):
+        if group is not None:
+            windows = [padded[ys : ys + window, xs : xs + window] for (ys, _, _), (xs, _, _) in group]
+            windows += [windows[-1]] * (batch - len(windows))
+            launched = (fn(np.stack(windows)), group)
+        if pending is not None:
+            result, done = pending
+            result = np.asarray(result)
+            for i, ((ys, y0, y1), (xs, x0, x1)) in enumerate(done):
+                y1, x1 = min(y1, h), min(x1, w)
+                core = post(result[i, (y0 - ys) * scale : (y1 - ys) * scale, (x0 - xs) * scale : (x1 - xs) * scale])
+                if out is None:
+                    out = np.empty((h * scale, w * scale, core.shape[-1]), core.dtype)
+                out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = core
+        pending = launched if group is not None else None
+    return out

@@ -1,0 +1,170 @@
+"""Tests for esrgan_jax.inference / esrgan_jax.tiling: tiled == whole-image inference, one compile for any
+image size, every image kind against the network applied by hand, SRCNN pre-upsampling, network interpolation."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from esrgan_jax.checkpoint import save_model
+from esrgan_jax.data.resize import imresize
+from esrgan_jax.errors import UserError
+from esrgan_jax.inference import Upscaler
+from esrgan_jax.models import SRCNN, RRDBNet
+from esrgan_jax.tiling import axis_windows
+
+HP = dict(num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=32)
+BT601 = np.array([0.299, 0.587, 0.114])
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(1.0 / max(mse, 1e-30)))
+
+
+def random_params(module, seed: int, sample: np.ndarray) -> dict:
+    """Random parameters in numpy (flax's eager init takes ~17 s here, even for a tiny model)."""
+    shapes = jax.eval_shape(module.init, jax.random.key(0), sample)["params"]
+    rng = np.random.default_rng(seed)
+
+    def leaf(path, s):
+        if path[-1].key == "kernel":
+            return rng.normal(0, math.prod(s.shape[:-1]) ** -0.5, s.shape).astype(np.float32)
+        # conv_last's bias centres the output so that little of it is clipped (clipping hides differences)
+        return np.full(s.shape, 0.5 if path[0].key == "conv_last" else 0.0, np.float32)
+
+    return jax.tree_util.tree_map_with_path(leaf, shapes)
+
+
+def tiny(seed: int = 0, **hp) -> tuple[RRDBNet, dict]:
+    module = RRDBNet(**{**HP, **hp})
+    return module, random_params(module, seed, np.zeros((1, 4, 4, 3), np.float32))
+
+
+def by_hand(module, params, x: np.ndarray) -> np.ndarray:
+    """The network on the whole float image [H, W, C], clipped: the reference every path must reproduce."""
+    return np.clip(np.asarray(jax.jit(module.apply)({"params": params}, x[None].astype(np.float32))[0]), 0, 1)
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    # smooth content plus noise: a photo-like mix where seams would show
+    yy, xx = np.mgrid[0:45, 0:38] / 20.0
+    base = np.stack([np.sin(yy * 3), np.cos(xx * 2), np.sin(xx + yy)], -1) * 0.4 + 0.5
+    return np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1).astype(np.float32)
+
+
+def test_axis_windows_cover_and_keep_context():
+    plan = axis_windows(50, tile=16, pad=4)
+    assert [c for _, c, _ in plan] == [0, 16, 32, 48] and plan[-1][2] == 50
+    for start, c0, c1 in plan:
+        assert 0 <= start and start + 24 <= 50  # windows of one shape, inside the image
+        assert c0 - start >= 4 or start == 0  # context before the core, unless at the image border
+        assert start + 24 - c1 >= 4 or start + 24 == 50
+
+
+@pytest.mark.parametrize("num_block", [1, 3])
+def test_tiled_matches_whole_image(image, num_block):
+    module, params = tiny(num_block=num_block)
+    whole = Upscaler((module, params), tile=0).upscale(image)
+    np.testing.assert_allclose(whole, by_hand(module, params, image), atol=1e-5)
+    tiled = Upscaler((module, params), tile=16, tile_batch=3).upscale(image)  # default tile_pad=10
+    assert psnr(tiled, whole) >= 50.0
+    # without overlap the seams are visible: the comparison above can fail
+    assert psnr(Upscaler((module, params), tile=16, tile_pad=0).upscale(image), whole) < 50.0
+
+
+def test_compiles_once_for_any_image_size(image):
+    up = Upscaler(tiny(), tile=12, tile_pad=4, tile_batch=2)
+    for img in (image, image[:20, :33], image[:5, :7], (image[:30, :17] * 255).astype(np.uint8)):
+        out = up.upscale(img)
+        assert out.shape == (img.shape[0] * 4, img.shape[1] * 4, 3) and out.dtype == img.dtype
+    assert up.compilations == 1
+    assert up._jit._cache_size() == 1
+
+
+@pytest.mark.parametrize("scale", [2, 1])
+def test_pixel_unshuffle_models_tile_and_pad_odd_sizes(image, scale):
+    module, params = tiny(scale=scale)
+    img = np.tile(image, (3, 3, 1))[:101, :99]  # odd sizes: padded to a multiple of 4 // scale, cropped back
+    whole = Upscaler((module, params), tile=0).upscale(img)
+    assert whole.shape == (101 * scale, 99 * scale, 3)
+    m = 4 // scale
+    ref = by_hand(module, params, np.pad(img, ((0, -101 % m), (0, -99 % m), (0, 0)), mode="reflect"))
+    np.testing.assert_allclose(whole, ref[: 101 * scale, : 99 * scale], atol=1e-5)
+    # tile and pad are rounded up to multiples of 4 // scale so windows stay on the pixel-unshuffle grid;
+    # the pad counts in the network's (unshuffled) resolution
+    assert psnr(Upscaler((module, params), tile=7).upscale(img), whole) >= 50.0
+
+
+def test_uint8_uint16_gray_and_alpha_kinds(image):
+    module, params = tiny()
+    up = Upscaler((module, params), tile=16)
+    rgb8 = np.rint(image * 255).astype(np.uint8)
+    ref = by_hand(module, params, rgb8 / 255.0)
+    out8 = up.upscale(rgb8)
+    assert out8.dtype == np.uint8 and np.abs(out8.astype(int) - np.rint(ref * 255)).max() <= 1
+
+    rgb16 = np.rint(image * 65535).astype(np.uint16)
+    out16 = up.upscale(rgb16)
+    ref16 = np.rint(by_hand(module, params, rgb16 / 65535.0) * 65535)
+    assert out16.dtype == np.uint16 and np.abs(out16.astype(int) - ref16).max() <= 2
+
+    gray = rgb8[..., 0]
+    out_gray = up.upscale(gray)
+    ref_gray = np.rint(by_hand(module, params, np.repeat(gray[..., None] / 255.0, 3, -1)) @ BT601 * 255)
+    assert out_gray.shape == (180, 152) and np.abs(out_gray.astype(int) - ref_gray).max() <= 1
+    assert up.upscale(gray[..., None]).shape == (180, 152, 1)
+
+    rgba = np.concatenate([rgb8, rgb8[..., 1:2]], -1)
+    out_rgba = up.upscale(rgba)
+    np.testing.assert_array_equal(out_rgba[..., :3], out8)
+    np.testing.assert_array_equal(out_rgba[..., 3], up.upscale(rgb8[..., 1]))
+    bicubic = Upscaler((module, params), tile=16, alpha_upsampler="bicubic").upscale(rgba)[..., 3]
+    np.testing.assert_array_equal(bicubic, np.rint(np.clip(imresize(rgb8[..., 1] / np.float32(255), 4), 0, 1) * 255))
+
+
+def test_outscale_resizes_the_model_output(image):
+    module, params = tiny()
+    up = Upscaler((module, params), tile=0)
+    out = up.upscale(image, outscale=2.5)
+    assert out.shape == (112, 95, 3)  # round(45 * 2.5), round(38 * 2.5)
+    ref = np.clip(imresize(by_hand(module, params, image), output_shape=(112, 95)), 0, 1)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_srcnn_upsamples_with_bicubic_first(tmp_path, image):
+    module = SRCNN(scale=3, filters=(8, 4), kernels=(5, 3, 3))
+    params = random_params(module, 1, np.zeros((1, 8, 8, 3), np.float32))
+    save_model(tmp_path / "srcnn", "srcnn", dict(scale=3, filters=[8, 4], kernels=[5, 3, 3]), {"params": params})
+    out = Upscaler(tmp_path / "srcnn", tile=32).upscale(image)
+    assert out.shape == (135, 114, 3)
+    ref = by_hand(module, params, imresize(image, 3))
+    assert psnr(out, ref) >= 50.0
+
+
+def test_interpolation_equals_manual_blend(tmp_path, image):
+    (ma, pa), (_, pb) = tiny(0), tiny(1)
+    save_model(tmp_path / "a", "rrdbnet", HP, {"params": pa})
+    save_model(tmp_path / "b", "rrdbnet", HP, {"params": pb})
+    blended = Upscaler(tmp_path / "a", weights_b=tmp_path / "b", alpha=0.3, tile=0).upscale(image)
+    manual = jax.tree.map(lambda a, b: 0.7 * a + 0.3 * b, pa, pb)
+    np.testing.assert_allclose(blended, by_hand(ma, manual, image), atol=1e-5)
+    assert psnr(blended, by_hand(ma, pa, image)) < 50.0  # the blend really moved away from A
+
+    save_model(tmp_path / "c", "rrdbnet", {**HP, "num_feat": 16}, {"params": tiny(num_feat=16)[1]})
+    with pytest.raises(UserError, match=r"c: a rrdbnet .* cannot be interpolated with .*a, a rrdbnet"):
+        Upscaler(tmp_path / "a", weights_b=tmp_path / "c")
+
+
+def test_bad_arguments_are_user_errors(image):
+    with pytest.raises(UserError, match=r"image shape \(4, 4, 2\): expected"):
+        Upscaler(tiny(), tile=0).upscale(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(UserError, match="image dtype int32: expected uint8, uint16 or float"):
+        Upscaler(tiny(), tile=0).upscale(np.zeros((4, 4, 3), np.int32))
+    with pytest.raises(UserError, match="dtype 'float16': expected one of float32, bfloat16"):
+        Upscaler(tiny(), dtype="float16")
