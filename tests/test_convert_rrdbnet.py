@@ -62,6 +62,9 @@ CASES = [
     ("x1-pixel-unshuffle", 1, 3, 3, 8, 1, 4, "params", ".pth", (12, 16)),
     ("x2-grayscale", 2, 1, 1, 8, 1, 4, "raw", ".pth", (10, 6)),
     ("safetensors", 4, 3, 3, 8, 2, 4, "raw", ".safetensors", (13, 17)),
+    # Older torch wrote non-zip pickles (BasicSR publish_models re-saves that way); many community files are fp16.
+    ("legacy-pickle-xinntao", 4, 3, 3, 8, 1, 4, "xinntao", "legacy", (13, 17)),
+    ("fp16", 4, 3, 3, 8, 1, 4, "raw", "fp16", (13, 17)),
 ]
 
 
@@ -81,9 +84,15 @@ def test_basicsr_and_xinntao_layouts(tmp_path, case):
         "module": {f"module.{k}": v for k, v in sd.items()},
         "xinntao": to_xinntao(sd),
     }[wrap]
-    src = tmp_path / f"{name}{suffix}"
+    src = tmp_path / f"{name}{'.safetensors' if suffix == '.safetensors' else '.pth'}"
     if suffix == ".safetensors":
         save_file({k: v.contiguous() for k, v in saved.items()}, src)
+    elif suffix == "legacy":
+        torch.save(saved, src, _use_new_zipfile_serialization=False)
+    elif suffix == "fp16":
+        saved = {k: v.half() for k, v in saved.items()}
+        model.load_state_dict(saved)  # the reference runs the same (fp16-rounded) weights in float32
+        torch.save(saved, src)
     else:
         torch.save(saved, src)
     assert main([str(src), str(tmp_path / "out")]) == 0

@@ -1,4 +1,7 @@
-"""BasicSR `VGGStyleDiscriminator` checkpoints (e.g. `RealESRGAN_x4plus_netD.pth`-style, BN included).
+"""BasicSR `VGGStyleDiscriminator` checkpoints: ESRGAN's net_d (`network_d: type: VGGStyleDiscriminator`).
+
+Real-ESRGAN's `RealESRGAN_x4plus_netD.pth` is a different network (a U-Net with spectral norm) and is refused
+as an unknown layout.
 
 Keys are the Flax names: `conv0_0` (with bias), `conv0_1`, `bn0_1`, `convS_0/1`, `bnS_0/1`, `linear1`,
 `linear2`. BatchNorm's affine `weight`/`bias` become `scale`/`bias` and its `running_mean`/`running_var` the
