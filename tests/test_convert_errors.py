@@ -91,9 +91,9 @@ def test_unknown_layout(tmp_path, capsys):
     sd = {f"layer{i}.weight": torch.zeros(2, 2) for i in range(7)}
     torch.save(sd, tmp_path / "other.pth")
     assert cli_error([tmp_path / "other.pth", tmp_path / "out"], capsys) == (
-        f"error: {tmp_path / 'other.pth'}: unknown checkpoint layout (not an RRDBNet in any known layout, a VGG-style "
-        "discriminator, torchvision VGG16/19 features or SRCNN); first keys: layer0.weight, layer1.weight, "
-        "layer2.weight, layer3.weight, layer4.weight, ... (7 in all)"
+        f"error: {tmp_path / 'other.pth'}: unknown checkpoint layout (none of: rrdbnet, vgg_discriminator, vgg19, "
+        "vgg16, srcnn, lpips); first keys: layer0.weight, layer1.weight, layer2.weight, layer3.weight, "
+        "layer4.weight, ... (7 in all)"
     )
 
 

@@ -64,10 +64,7 @@ def detect_kind(sd: StateDict) -> str:
     for kind, entry in KINDS.items():
         if entry.detect(sd):
             return kind
-    raise ConversionError(
-        f"unknown checkpoint layout (not an RRDBNet in any known layout, a VGG-style discriminator, torchvision "
-        f"VGG16/19 features or SRCNN); first keys: {first_keys(sd)}"
-    )
+    raise ConversionError(f"unknown checkpoint layout (none of: {', '.join(KINDS)}); first keys: {first_keys(sd)}")
 
 
 def convert_state_dict(sd: StateDict, kind: str = "auto", scale: int | None = None) -> tuple[str, dict, dict, str]:
