@@ -14,6 +14,7 @@ from esrgan_jax.data.imageio import (
     write_image,
 )
 from esrgan_jax.data.pairing import PairingReport, pair_folders
+from esrgan_jax.data.pipeline import steps_per_epoch, train_batches
 from esrgan_jax.data.resize import bicubic_downscale, bicubic_upscale, imresize, modcrop
 from esrgan_jax.data.samples import open_samples
 from esrgan_jax.data.sources import open_dataset, open_hr_folder, open_paired_folders
@@ -29,6 +30,8 @@ __all__ = [
     "open_paired_folders",
     "open_samples",
     "pair_folders",
+    "steps_per_epoch",
+    "train_batches",
     "ImageInfo",
     "ImageReadError",
     "bicubic_downscale",

@@ -133,6 +133,7 @@ class PairedDataset(Sequence):
             raise UserError(f"{name}: the dataset has no usable images")
         self.name, self.scale, self.items = name, scale, items
         self.skip_bad, self.cheap_sizes = skip_bad, cheap_sizes
+        self.usable_cache: dict = {}  # the training pipeline's size checks, per (lr_patch, resize_mode)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -162,3 +163,13 @@ def drop_bad(problems: list[str], what: str, skip_bad: bool) -> None:
         raise UserError(f"{problems[0]}{more}; pass skip_bad=True (--skip_bad) to leave bad files out")
     shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
     warnings.warn(f"{what}: skipped {len(problems)} bad file(s): {shown}", DataWarning, stacklevel=3)
+
+
+_WARNED: set[str] = set()
+
+
+def warn_bad(index: int, message: str) -> None:
+    """Warns once per process about an example skipped while loading (skip_bad), with a running count."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(f"skipped example {index} ({len(_WARNED)} so far in this process): {message}", DataWarning, 2)
