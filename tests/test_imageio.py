@@ -92,7 +92,7 @@ def test_jpeg_matches_pillow_decoder(tmp_path, mode):
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-@pytest.mark.parametrize("ext", [".png", ".jpg"])
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif"])
 def test_exif_orientation_like_pillow(tmp_path, orientation, ext):
     a = RNG.integers(0, 256, (6, 10, 3)).astype(np.uint8)
     exif = Image.Exif()

@@ -85,7 +85,7 @@ def test_bad_files_error_or_skip_with_warning(tmp_path):
     with pytest.raises(UserError) as e:
         open_dataset(str(folder))
     assert str(e.value).startswith(f"{folder / 'junk.png'}: cannot read image (")
-    assert str(e.value).endswith("(and 1 more problem); pass skip_bad=True (--skip_bad) to leave bad files out")
+    assert str(e.value).endswith("(and 1 more problem); use skip_bad to leave bad files out")
     with pytest.warns(DataWarning, match=r"skipped 2 bad file\(s\): .*junk\.png.*tiny\.png: 16x3 is smaller than"):
         ds = open_dataset(str(folder), skip_bad=True)
     assert [it.name for it in ds.items] == ["good"]

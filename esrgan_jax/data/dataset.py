@@ -160,7 +160,7 @@ def drop_bad(problems: list[str], what: str, skip_bad: bool) -> None:
     if not skip_bad:
         n = len(problems) - 1
         more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
-        raise UserError(f"{problems[0]}{more}; pass skip_bad=True (--skip_bad) to leave bad files out")
+        raise UserError(f"{problems[0]}{more}; use skip_bad to leave bad files out")
     shown = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
     warnings.warn(f"{what}: skipped {len(problems)} bad file(s): {shown}", DataWarning, stacklevel=3)
 

@@ -119,7 +119,7 @@ def _describe(p: Pair, status: str) -> str:
     scale = f"x{p.scale}" if p.scale else "no integer scale"
     text = f"{status}: LR {p.lr.name} <-> HR {p.hr.name} ({scale}, by {p.how}"
     if p.rotation:
-        text += f", LR rotated by {90 * p.rotation} degrees"
+        text += f", LR turned {90 * p.rotation} degrees counter-clockwise to align"
     if p.cost is not None:
         runner_up = "none" if p.runner_up >= _NO_MATCH else f"{p.runner_up:.2f}"
         text += f", mean |diff| {p.cost:.2f}, next best {runner_up}"
