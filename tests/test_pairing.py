@@ -106,16 +106,17 @@ def test_name_pair_with_wrong_scale_is_reported(tmp_path):
 
 
 @pytest.mark.skipif(not (SHARED / "benchmarks").is_dir(), reason=f"benchmark data not found at {SHARED}")
-def test_set14_shuffled_renamed_rotated_recovered(tmp_path):
+@pytest.mark.parametrize("set_name", ["Set14", "B100"])  # B100: 100 images of the same two sizes
+def test_benchmark_lr_shuffled_renamed_rotated_recovered(tmp_path, set_name):
     rng = np.random.default_rng(14)
-    src = list_images(SHARED / "benchmarks" / "Set14" / "LR_bicubic" / "X4")
+    src = list_images(SHARED / "benchmarks" / set_name / "LR_bicubic" / "X4")
     truth = {}
     for i in rng.permutation(len(src)):
         k = int(rng.integers(4))
         name = f"{rng.integers(10**9):09d}.png"
         Image.fromarray(np.rot90(read_uint8(src[i]), k).squeeze()).save(tmp_path / name)
         truth[name] = (src[i].name, (-k) % 4)
-    report = pair_folders(tmp_path, SHARED / "benchmarks" / "Set14" / "HR", 4, progress=False)
+    report = pair_folders(tmp_path, SHARED / "benchmarks" / set_name / "HR", 4, progress=False)
     assert {p.lr.name: (p.hr.name, p.rotation) for p in report.pairs} == truth
     assert not (report.ambiguous or report.unmatched_lr or report.unmatched_hr or report.unreadable)
-    assert all(p.how == "content" and p.cost == 0.0 and p.runner_up > 20 for p in report.pairs)
+    assert all(p.how == "content" and p.cost == 0.0 and p.runner_up > 5 for p in report.pairs)

@@ -1,11 +1,8 @@
 """Pairs the files of an LR folder with those of an HR folder: by name, then by content for the rest.
 
 Names are compared without case and without the usual suffixes (`x4`, `_LR`, `_HR`, `-lr`, `_bicx4`, ...). Files
-left over are paired by content: each HR is downscaled with the MATLAB bicubic (`bicubic_downscale`) and
-compared, by mean absolute difference, with every LR of a compatible size in each 90-degree rotation; the
-assignment is solved globally (Hungarian algorithm) and a pair is refused as ambiguous unless its cost is small
-and clearly below the next best alternative for either of its files. This recovers datasets whose files were
-renamed, shuffled or rotated, as the seed's was.
+left over are paired by content (see `content_match`), which recovers datasets whose files were renamed,
+shuffled or rotated, as the seed's was. The outcome is a `PairingReport` that can be printed.
 """
 
 from __future__ import annotations
@@ -15,18 +12,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
-from scipy.optimize import linear_sum_assignment
-from tqdm import tqdm
 
+from esrgan_jax.data.content_match import NO_MATCH, match_by_content
 from esrgan_jax.data.formats import DECODE_ERRORS
-from esrgan_jax.data.imageio import ImageReadError, list_images, read_uint8
-from esrgan_jax.data.resize import bicubic_downscale
+from esrgan_jax.data.imageio import ImageReadError, list_images
 
 # Scale tags may follow the name directly (EDSR's 'babyx4'); words like 'lr' need a separator ('anchor' stays).
 _SUFFIX = re.compile(r"(?:[_\-. ]?x\d+|[_\-. ](?:\d+x|lr|hr|gt|sr|bicx?\d*|lrbicx\d+|gtmod\d+|mod\d+))$")
-_NO_MATCH = 1e9
 
 
 def name_key(stem: str) -> str:
@@ -121,66 +114,9 @@ def _describe(p: Pair, status: str) -> str:
     if p.rotation:
         text += f", LR turned {90 * p.rotation} degrees counter-clockwise to align"
     if p.cost is not None:
-        runner_up = "none" if p.runner_up >= _NO_MATCH else f"{p.runner_up:.2f}"
+        runner_up = "none" if p.runner_up >= NO_MATCH else f"{p.runner_up:.2f}"
         text += f", mean |diff| {p.cost:.2f}, next best {runner_up}"
     return text + ")"
-
-
-def _cost(down: np.ndarray, lr: np.ndarray, slack: int) -> float:
-    """Mean |LR - downscaled HR| over the LR, allowing the HR to be a few LR pixels larger (mod-crop)."""
-    h, w = lr.shape[:2]
-    if not (0 <= down.shape[0] - h < slack and 0 <= down.shape[1] - w < slack):
-        return _NO_MATCH
-    d = down[:h, :w]
-    if d.shape[-1] != lr.shape[-1]:  # gray vs colour: compare brightness
-        d, lr = d.mean(-1, keepdims=True), lr.mean(-1, keepdims=True)
-    return float(np.abs(d - lr).mean())
-
-
-def _match_by_content(
-    lrs: list[Path], hrs: list[Path], scale: int, max_cost: float, progress: bool, unreadable: list[Path]
-) -> tuple[list[Pair], list[Pair]]:
-    """Global content assignment of `lrs` to `hrs`. Returns (accepted pairs, ambiguous pairs)."""
-    if not lrs or not hrs:
-        return [], []
-    slack = (mod_slack(scale) - 1) // scale + 1  # in LR pixels
-    lr_imgs = {}
-    for p in tqdm(lrs, desc="pairing: LR", disable=not progress):
-        try:
-            lr_imgs[p] = read_uint8(p).astype(np.float32)
-        except ImageReadError:
-            unreadable.append(p)
-    lrs = list(lr_imgs)
-    # Only the downscaled HRs are kept: memory stays at about one HR plus the LR set.
-    downs = {}
-    for p in tqdm(hrs, desc="pairing: HR", disable=not progress):
-        try:
-            downs[p] = bicubic_downscale(read_uint8(p), scale).astype(np.float32)
-        except ImageReadError:
-            unreadable.append(p)
-    hrs = list(downs)
-    if not lrs or not hrs:
-        return [], []
-    cost = np.full((len(hrs), len(lrs), 4), _NO_MATCH, np.float64)
-    for i, down in enumerate(downs.values()):
-        for j, lr in enumerate(lr_imgs.values()):
-            for k in range(4):
-                cost[i, j, k] = _cost(down, np.rot90(lr, k), slack)
-    best_k = cost.argmin(axis=2)
-    best = cost.min(axis=2)
-    second_rotation = np.sort(cost, axis=2)[:, :, 1]
-    rows, cols = linear_sum_assignment(best)
-    accepted, ambiguous = [], []
-    for i, j in zip(rows, cols, strict=True):
-        c = best[i, j]
-        if c > max_cost:
-            continue
-        others = np.concatenate([np.delete(best[i], j), np.delete(best[:, j], i), [second_rotation[i, j]]])
-        runner_up = float(others.min())
-        pair = Pair(lrs[j], hrs[i], scale, "content", int(best_k[i, j]), float(c), runner_up)
-        # Exact MATLAB pairs cost ~0; a re-encoded LR costs a little; unrelated images cost tens of levels.
-        (accepted if runner_up >= 2.0 * c + 1.0 else ambiguous).append(pair)
-    return accepted, ambiguous
 
 
 def pair_folders(
@@ -229,8 +165,10 @@ def pair_folders(
         report.pairs.append(Pair(lr, hr, s, "name"))
         used_hr.add(hr)
     left_hr = [p for p in hr_files if p not in used_hr]
-    accepted, report.ambiguous = _match_by_content(left_lr, left_hr, scale, max_cost, progress, report.unreadable)
-    report.pairs += accepted
+    matches = match_by_content(left_lr, left_hr, scale, mod_slack(scale), max_cost, progress, report.unreadable)
+    for lr, hr, rotation, cost, runner_up, ambiguous in matches:
+        pair = Pair(lr, hr, scale, "content", rotation, cost, runner_up)
+        (report.ambiguous if ambiguous else report.pairs).append(pair)
     done = {p.lr for p in report.pairs + report.ambiguous} | {p.hr for p in report.pairs + report.ambiguous}
     bad = set(report.unreadable)
     report.unmatched_lr = [p for p in left_lr if p not in done | bad]
