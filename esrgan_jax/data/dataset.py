@@ -128,7 +128,9 @@ class PairedDataset(Sequence):
       cheap_sizes: whether `lr_size` reads only headers (False for tfds, which must decode).
     """
 
-    def __init__(self, name: str, scale: int, items: Sequence[Item], *, skip_bad: bool = False, cheap_sizes=True):
+    def __init__(
+        self, name: str, scale: int, items: Sequence[Item], *, skip_bad: bool = False, cheap_sizes: bool = True
+    ):
         if len(items) == 0:
             raise UserError(f"{name}: the dataset has no usable images")
         self.name, self.scale, self.items = name, scale, items

@@ -61,6 +61,7 @@ def read_raw(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
             a, orientation = formats.read_pillow(path)
     except formats.DECODE_ERRORS as e:
         reason = "file not found" if isinstance(e, FileNotFoundError) else f"{type(e).__name__}: {e}"
+        reason = " ".join(reason.split())  # one line, whatever the decoder said
         raise ImageReadError(f"{path}: cannot read image ({reason})") from None
     if a.ndim == 2:
         a = a[..., None]
