@@ -21,6 +21,8 @@ from esrgan_jax import load_generator
 from weights_conversion.__main__ import main
 
 ATOL = 1e-5
+# Weight std giving image-like outputs (|y| ~ 0.1-1) that depend strongly on the input; 0.05 makes them ~1e-3.
+STD = 0.1
 
 
 def to_xinntao(sd: dict) -> dict:
@@ -46,7 +48,8 @@ def check_parity(model: torch.nn.Module, dst, in_ch: int, h: int, w: int) -> dic
     got = np.asarray(module.apply({"params": params}, x))
     want = run_torch(model, x)
     assert got.shape == want.shape
-    assert np.std(want) > 1e-3  # the outputs carry signal, so the tolerance below is meaningful
+    # Outputs depend on the input far above the tolerance, so a wrong transpose, channel order or layer fails.
+    assert np.abs(want[0] - want[1]).mean() > 0.02
     np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
     return json.loads((dst / "model.json").read_text())
 
@@ -71,7 +74,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_basicsr_and_xinntao_layouts(tmp_path, case):
     name, scale, cin, cout, nf, nb, gc, wrap, suffix, (h, w) = case
-    model = randomize_(RRDBNetTorch(cin, cout, scale, nf, nb, gc), seed=1).eval()
+    model = randomize_(RRDBNetTorch(cin, cout, scale, nf, nb, gc), seed=1, std=STD).eval()
     sd = model.state_dict()
     saved = {
         "raw": sd,
@@ -115,7 +118,7 @@ def test_basicsr_and_xinntao_layouts(tmp_path, case):
 
 
 def test_old_esrgan_layout(tmp_path, capsys):
-    model = randomize_(OldESRGANTorch(nf=8, nb=2, gc=4), seed=3).eval()
+    model = randomize_(OldESRGANTorch(nf=8, nb=2, gc=4), seed=3, std=STD).eval()
     assert "model.1.sub.0.RDB1.conv1.0.weight" in model.state_dict()  # the layout arises from the module itself
     assert "model.1.sub.2.weight" in model.state_dict()
     torch.save(model.state_dict(), tmp_path / "RRDB_ESRGAN_x4_old.pth")
