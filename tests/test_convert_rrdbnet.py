@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -138,3 +140,19 @@ def test_summary_and_param_count(tmp_path, capsys):
     assert f"kind rrdbnet, layout basicsr, {n:,} parameters" in out
     assert "[params_ema]" in out
     assert "num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=4" in out
+
+
+def test_entry_point_subprocess(tmp_path):
+    model = randomize_(RRDBNetTorch(num_feat=8, num_block=1, num_grow_ch=4), seed=5, std=STD).eval()
+    torch.save({"params": model.state_dict()}, tmp_path / "g.pth")
+    proc = subprocess.run(
+        [sys.executable, "-m", "weights_conversion", "g.pth", "out"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    n = sum(p.numel() for p in model.parameters())
+    assert proc.stdout.splitlines() == [
+        "converted g.pth [params] -> out",
+        f"  kind rrdbnet, layout basicsr, {n:,} parameters",
+        "  num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=4",
+    ]
+    check_parity(model, tmp_path / "out", 3, 5, 7)
