@@ -123,11 +123,15 @@ def test_wrong_kind(tmp_path, capsys, generator_sd):
             "shape mismatch for 'conv_last.bias': expected (3,), got (4,)",
         ),
         (
+            lambda sd: sd.__setitem__("conv_first.weight", torch.zeros(8, 3)),
+            "shape mismatch for 'conv_first.weight': expected a conv weight [out, in, kh, kw], got (8, 3)",
+        ),
+        (
             lambda sd: sd.update({"extra.weight": torch.zeros(1), "ema_decay": torch.zeros(1)}),
             "unexpected keys for this model: extra.weight, ema_decay",
         ),
     ],
-    ids=["missing", "missing-in-block", "shape", "shape-bias", "unexpected"],
+    ids=["missing", "missing-in-block", "shape", "shape-bias", "not-a-conv", "unexpected"],
 )
 def test_bad_basicsr_tensors(tmp_path, capsys, generator_sd, edit, message):
     sd = dict(generator_sd)

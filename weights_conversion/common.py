@@ -44,6 +44,16 @@ def require(sd: StateDict, key: str) -> np.ndarray:
     return sd[key]
 
 
+def require_conv(sd: StateDict, key: str) -> np.ndarray:
+    """`sd[key]` checked to be a conv weight [out, in, kh, kw] (hyper-parameters are read from its shape)."""
+    value = require(sd, key)
+    if value.ndim != 4:
+        raise ConversionError(
+            f"shape mismatch for {key!r}: expected a conv weight [out, in, kh, kw], got {value.shape}"
+        )
+    return value
+
+
 def to_flax(leaf: str, value: np.ndarray) -> np.ndarray:
     """One PyTorch tensor in Flax layout (float32)."""
     value = np.asarray(value, dtype=np.float32)

@@ -15,7 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from esrgan_jax.models import build_model
-from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables, require
+from weights_conversion.common import (
+    TORCH_LEAF,
+    ConversionError,
+    StateDict,
+    first_keys,
+    map_variables,
+    require,
+    require_conv,
+)
 
 
 def detect(sd: StateDict) -> bool:
@@ -39,7 +47,7 @@ def convert(sd: StateDict) -> tuple[dict[str, Any], dict[str, Any], str]:
     """
     if "conv0_0.weight" not in sd:
         raise ConversionError(f"not a VGG-style discriminator checkpoint (no 'conv0_0.weight'); keys: {first_keys(sd)}")
-    first = require(sd, "conv0_0.weight")
+    first = require_conv(sd, "conv0_0.weight")
     require(sd, "linear1.weight")
     hparams = {
         "num_in_ch": int(first.shape[1]),

@@ -17,12 +17,17 @@ import re
 from typing import Any
 
 from esrgan_jax.models import build_model
-from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables, require
+from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables, require_conv
 
 # Flax module name -> name in the xinntao layouts (BasicSR names are the Flax names with body_N -> body.N).
 _NEW_NAMES = {"conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2", "conv_hr": "HRconv"}
-_OLD_NAMES = {"conv_first": "model.0", "conv_up1": "model.3", "conv_up2": "model.6", "conv_hr": "model.8"}
-_OLD_NAMES["conv_last"] = "model.10"
+_OLD_NAMES = {
+    "conv_first": "model.0",
+    "conv_up1": "model.3",
+    "conv_up2": "model.6",
+    "conv_hr": "model.8",
+    "conv_last": "model.10",
+}
 # Regex of a dense-block key per layout; group 1 is the RRDB index.
 _BLOCK_RE = {
     "basicsr": re.compile(r"body\.(\d+)\.rdb[123]\."),
@@ -82,11 +87,11 @@ def infer_hparams(sd: StateDict, layout: str) -> dict[str, Any]:
         _check_old_upsampling(sd)  # first: an x2/x8 old model would otherwise look like one missing model.10
     blocks = sorted({int(m.group(1)) for k in sd if (m := _BLOCK_RE[layout].match(k))})
     names = key_fn(layout, 0)
-    first = require(sd, names(("params", "conv_first", "kernel")))
-    last = require(sd, names(("params", "conv_last", "kernel")))
+    first = require_conv(sd, names(("params", "conv_first", "kernel")))
+    last = require_conv(sd, names(("params", "conv_last", "kernel")))
     if not blocks:
         raise ConversionError(f"missing key {names(('params', 'body_0', 'rdb1', 'conv1', 'kernel'))!r}")
-    grow = require(sd, names(("params", "body_0", "rdb1", "conv1", "kernel")))
+    grow = require_conv(sd, names(("params", "body_0", "rdb1", "conv1", "kernel")))
     in_ch, out_ch = int(first.shape[1]), int(last.shape[0])
     ratio = in_ch // out_ch if in_ch % out_ch == 0 else 1
     ratio = ratio if ratio in _SCALE_BY_RATIO else 1  # e.g. 6 -> 3 channels: an x4 model with 6 inputs

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from esrgan_jax.models import build_model
-from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables, require
+from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables, require_conv
 
 DEFAULT_SCALE = 4
 _KEYS = {f"conv{i}.{leaf}" for i in (1, 2, 3) for leaf in ("weight", "bias")}
@@ -38,7 +38,7 @@ def convert(sd: StateDict, scale: int = DEFAULT_SCALE) -> tuple[dict[str, Any], 
     """
     if "conv1.weight" not in sd or "conv3.weight" not in sd:
         raise ConversionError(f"not an SRCNN checkpoint (no 'conv1.weight'/'conv3.weight'); keys: {first_keys(sd)}")
-    convs = [require(sd, f"conv{i}.weight") for i in (1, 2, 3)]
+    convs = [require_conv(sd, f"conv{i}.weight") for i in (1, 2, 3)]
     hparams = {
         "num_channels": int(convs[0].shape[1]),
         "scale": int(scale),
