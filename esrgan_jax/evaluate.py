@@ -149,7 +149,12 @@ def evaluate(
                 bar.update()
             if i == 0:  # one figure per data set, on its first image
                 comparison_grid(
-                    out / f"grid_{data.name}.png", f"{data.name} / {ex.name}, x{scale}", ex.lr, ex.hr, panels, scale
+                    out / f"grid_{data.name}.png",
+                    f"{data.name} / {ex.name}, x{scale} (PSNR-Y / SSIM-Y)",
+                    ex.lr,
+                    ex.hr,
+                    panels,
+                    scale,
                 )
     bar.close()
     summary = report.summarize(rows, scale)

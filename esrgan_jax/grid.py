@@ -82,7 +82,7 @@ def comparison_grid(
     crop = (slice(top, top + side), slice(left, left + side))
     lr_crop = lr[top // scale : (top + side) // scale, left // scale : (left + side) // scale]
     n = 3 + len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 3.1), dpi=100)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 3.3), dpi=100)
     _show(axes[0], hr, "HR (full)")
     axes[0].add_patch(patches.Rectangle((left, top), side, side, fill=False, edgecolor="red", linewidth=1.5))
     _show(axes[1], lr_crop, f"LR (nearest x{scale})")
@@ -90,7 +90,7 @@ def comparison_grid(
         _show(ax, sr[crop], label)
     _show(axes[-1], hr[crop], "HR")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))  # keep the suptitle clear of two-line panel titles
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)

@@ -122,7 +122,7 @@ def test_evaluate_writes_every_output_with_consistent_numbers(toy, tmp_path):
         assert summary["results"][method]["Toy"]["n"] == 3
     md = (tmp_path / "summary.md").read_text()
     assert "| Method | Toy (3) |" in md and "| rrdb | " in md and "LPIPS (VGG16" in md
-    assert Image.open(tmp_path / "grid_Toy.png").size == (1560, 310)  # 6 panels: overview, LR, 3 methods, HR
+    assert Image.open(tmp_path / "grid_Toy.png").size == (1560, 330)  # 6 panels: overview, LR, 3 methods, HR
 
 
 lpips_ref = jax.jit(lambda params, a, b: lpips_distance(LPIPS(), params, a, b))

@@ -68,8 +68,11 @@ def _torch_lpips(model, x, y) -> np.ndarray:
     return d.numpy().reshape(-1)
 
 
+_lpips_apply = jax.jit(LPIPS().apply)  # one compile for every test here (all use the same image shape)
+
+
 def _flax_lpips(variables, x, y) -> np.ndarray:
-    return np.asarray(LPIPS().apply(variables, x, y))
+    return np.asarray(_lpips_apply(variables, x, y))
 
 
 def test_matches_lpips_package_from_torchvision_checkpoint(tmp_path, lpips_torch, images):
@@ -83,7 +86,7 @@ def test_matches_lpips_package_from_torchvision_checkpoint(tmp_path, lpips_torch
     np.testing.assert_allclose(_flax_lpips(variables, *images), want, atol=1e-6, rtol=0)
     x, y = images
     np.testing.assert_allclose(_flax_lpips(variables, x, x), 0.0, atol=1e-7)
-    got01 = lpips_distance(LPIPS(), variables["params"], (x + 1) / 2, (y + 1) / 2)  # [0, 1] inputs
+    got01 = jax.jit(lambda p, a, b: lpips_distance(LPIPS(), p, a, b))(variables["params"], (x + 1) / 2, (y + 1) / 2)
     np.testing.assert_allclose(got01, want, atol=1e-6, rtol=0)
 
 
@@ -132,7 +135,8 @@ def test_cli_converts_lpips_j_h5_into_a_loadable_model(tmp_path, lpips_torch, im
     assert convert_main(["--kind", "lpips", str(vgg_h5), str(tmp_path / "lpips"), "--lin", str(lin_h5)]) == 0
     assert "kind lpips, layout lpips-j-h5+lpips-j-h5, 14,71" in capsys.readouterr().out
     module, params = load_lpips(tmp_path / "lpips")
-    got = np.asarray(module.apply({"params": params}, *images))
+    got = _flax_lpips({"params": params}, *images)
+    assert module == LPIPS()
     np.testing.assert_allclose(got, _torch_lpips(lpips_torch, *images), atol=1e-6, rtol=0)
 
 
