@@ -139,7 +139,11 @@ def evaluate(
                 sr = np.asarray(run(ex.lr))
                 if sr.shape != ex.hr.shape:
                     raise UserError(f"{data.name}/{ex.name}: {name} gave {sr.shape}, expected the HR's {ex.hr.shape}")
-                row = {"dataset": data.name, "method": name, "image": ex.name, **metrics.sr_scores(sr, ex.hr, scale)}
+                try:
+                    scores = metrics.sr_scores(sr, ex.hr, scale)
+                except ValueError as e:  # e.g. an image too small for the 11x11 SSIM window after the crop
+                    raise UserError(f"{data.name}/{ex.name}: {e}") from None
+                row = {"dataset": data.name, "method": name, "image": ex.name, **scores}
                 row["lpips"] = score_lpips(sr, ex.hr) if score_lpips else None
                 rows.append(row)
                 if save_images:
