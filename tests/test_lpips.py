@@ -154,3 +154,7 @@ def test_conversion_errors_name_the_file_and_key(tmp_path):
             f[f"lin{i}"] = np.zeros((1, 1, ch if i != 3 else 256, 1), np.float32)
     with pytest.raises(ConversionError, match=r"bad_lin\.h5: dataset 'lin3' has shape \(1, 1, 256, 1\), expected"):
         convert_files(vgg_h5, tmp_path / "bad_lin.h5")
+    with pytest.raises(ConversionError, match=r"nope\.h5: no such file$"):
+        convert_files(vgg_h5, tmp_path / "nope.h5")
+    with pytest.raises(ConversionError, match=r"vgg16_weights\.h5: an lpips-j VGG16 \.h5 file needs its linear layers"):
+        convert_files(vgg_h5)

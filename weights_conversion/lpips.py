@@ -85,6 +85,8 @@ def _read_h5(path: Path, what: str) -> dict[str, np.ndarray]:
     """All datasets of an `.h5` file as {"group/name": array}."""
     import h5py
 
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
     out: dict[str, np.ndarray] = {}
     try:
         with h5py.File(path, "r") as f:
