@@ -1,0 +1,80 @@
+"""Shared defaults of every training config; not a recipe by itself (use `mse`, `perceptual`, `demo`, ...).
+
+Derived configs call `base.get_config()` and change a few fields. Every field can be overridden on the command
+line, e.g. `--config.optim.lr=2e-4`; unknown keys are errors (the config is locked). Nesting is at most two
+levels: `config.<block>.<field>`.
+"""
+
+import ml_collections
+
+# fullmatch regexes over "/"-joined generator parameter paths, first match wins: train only the RRDB trunk
+# (`body_<i>/...`), keep conv_first, conv_body and the upsampler exactly as converted.
+TRUNK_ONLY = ((r"body_\d+/.*", "train"), (".*", "freeze"))
+ALL_TRAINABLE = ((".*", "train"),)
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """The defaults: ESRGAN x4 generator from converted weights, trunk-only, MSE, Adam 1e-4, batch 1."""
+    config = ml_collections.ConfigDict()
+
+    # Generator architecture (the hparams of esrgan_jax.models.build_model). A converted generator brings its
+    # own hparams; these must then match it (they are checked when the weights are loaded).
+    config.model = dict(kind="rrdbnet", scale=4, num_feat=64, num_block=23, num_grow_ch=32)
+
+    # Where weights come from: a converted model directory (python -m weights_conversion ...), a training
+    # workdir, or "none" (random init, on purpose). A workdir's own checkpoint always wins (resume).
+    # The *_pth fields name the PyTorch file to convert, for the error message when a directory is missing.
+    config.init = dict(
+        generator="weights/esrgan_x4",
+        generator_pth="RRDB_ESRGAN_x4.pth",
+        vgg19="weights/vgg19",
+        vgg19_pth="vgg19-dcbb9e9d.pth",
+        discriminator="none",
+    )
+
+    # Data specs as accepted by esrgan_jax.data.open_dataset: an EDSR-layout folder, "LRDIR:HRDIR", an HR-only
+    # folder, "samples" or "tfds:NAME[:SPLIT]". The *_split fields pick a split of "samples" ("" = none).
+    config.data = dict(
+        train="samples",
+        train_split="train",
+        val="samples",
+        val_split="val",
+        scale=4,
+        lr_patch=32,  # LR crop side; HR crops are scale times larger
+        batch_size=1,  # global batch, split over all devices and hosts
+        augment=True,  # random flips and 90-degree rotations
+        resize_mode="crop",  # "crop" random patches, or "fixed" (LR resized to 64x64, HR to 256x256)
+        num_workers=0,
+        val_images=0,  # validate on the first N val images (0 = all)
+    )
+
+    # Generator loss = pixel_weight * pixel + perceptual_weight * VGG19(perceptual_layer) + gan_weight * RaGAN.
+    config.loss = dict(
+        pixel="mse",  # "mse" or "l1"
+        pixel_weight=1.0,
+        perceptual_weight=0.0,
+        perceptual_layer="conv5_4",  # before its ReLU
+        gan_weight=0.0,
+    )
+
+    # Adam for G (and D); lr is multiplied by gamma at each milestone (PyTorch MultiStepLR).
+    config.optim = dict(lr=1e-4, d_lr=1e-4, b1=0.9, b2=0.999, milestones=(), gamma=0.5, ema_decay=0.0)
+
+    # Which generator parameters train: ordered (regex, "train" | "freeze") pairs; every parameter must match.
+    config.train_rules = TRUNK_ONLY
+
+    # VGG-style discriminator (used only with loss.gan_weight > 0); input_size is the HR patch side.
+    config.discriminator = dict(num_feat=64, input_size=128)
+
+    config.train = dict(
+        epochs=5,
+        steps=0,  # > 0: train exactly this many steps instead of `epochs` epochs
+        seed=0,
+        dtype="float32",  # compute dtype: "float32" or "bfloat16" (GPUs); parameters stay float32
+        log_every=10,  # steps between metrics.jsonl / TensorBoard rows
+        eval_every=0,  # steps between validations (0 = only at the end)
+        save_every=500,  # steps between checkpoints (and always at the end)
+        keep=2,  # checkpoints kept
+        lpips=False,  # also report LPIPS at validation (needs converted LPIPS weights)
+    )
+    return config

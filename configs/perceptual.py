@@ -1,0 +1,25 @@
+"""The seed's second solution, ESRGAN's loss: VGG19 conv5_4 (before ReLU) L1 + RaGAN 5e-3 + pixel L1 1e-2.
+
+Command:
+  python -m weights_conversion RRDB_ESRGAN_x4.pth weights/esrgan_x4
+  python -m weights_conversion vgg19-dcbb9e9d.pth weights/vgg19
+  python -m esrgan_jax.train --config perceptual --config.data.train=PATH/TO/HR_FOLDER
+
+Reproduces: generator from converted ESRGAN, trunk only; VGG-style discriminator from scratch (or converted, via
+`--config.init.discriminator=DIR`) with its own Adam 1e-4; HR patches 128x128 (the discriminator's input);
+10 epochs, batch 1. Expected: perceptual quality kept (LPIPS about that of the converted model), PSNR-Y below
+the MSE fine-tune. Runtime: about 3-5 s per step on 2 CPU cores (VGG19 + D forwards), tens of ms on a GPU.
+"""
+
+from configs import base
+
+
+def get_config():
+    config = base.get_config()
+    config.loss.pixel = "l1"
+    config.loss.pixel_weight = 1e-2
+    config.loss.perceptual_weight = 1.0
+    config.loss.gan_weight = 5e-3
+    config.data.lr_patch = 32  # HR 128x128 = discriminator input_size
+    config.train.epochs = 10
+    return config

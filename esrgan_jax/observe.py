@@ -1,0 +1,143 @@
+"""What a training run shows and leaves behind: progress bar, metrics.jsonl, TensorBoard, curves and a grid.
+
+Every scalar goes to `WORKDIR/metrics.jsonl` (one JSON object per row: step, split "train" or "val", values)
+and to TensorBoard event files in `WORKDIR/tensorboard` (tensorboardX: no TensorFlow needed). `curves.png` is
+redrawn from metrics.jsonl, so a resumed run's figure shows its whole history. In multi-host runs only process 0
+writes (the others get a `Recorder` with `enabled=False`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from esrgan_jax.data.imageio import write_image
+
+METRICS_FILE = "metrics.jsonl"
+CURVES_FILE = "curves.png"
+GRID_FILE = "samples.png"
+
+
+class Recorder:
+    """Appends scalar rows to metrics.jsonl and TensorBoard; draws curves.png.
+
+    Args:
+      workdir: the training workdir.
+      enabled: False on non-zero processes of a multi-host run (then every method does nothing).
+    """
+
+    def __init__(self, workdir: str | os.PathLike, enabled: bool = True):
+        self.workdir = Path(workdir)
+        self.enabled = enabled
+        self._tb = None
+        if enabled:
+            from tensorboardX import SummaryWriter  # imported lazily: it is slow to import
+
+            self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+
+    def write(self, step: int, split: str, values: dict[str, float]) -> None:
+        """Records `values` (name -> float) for `step` under `split` ("train" or "val")."""
+        if not self.enabled:
+            return
+        row = {"step": int(step), "split": split, **{k: float(v) for k, v in values.items()}}
+        with open(self.workdir / METRICS_FILE, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        for k, v in values.items():
+            self._tb.add_scalar(f"{split}/{k}", float(v), int(step))
+        self._tb.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(workdir: str | os.PathLike) -> list[dict[str, Any]]:
+    """All rows of WORKDIR/metrics.jsonl (an unfinished last line, from a killed run, is skipped)."""
+    path = Path(workdir) / METRICS_FILE
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def plot_curves(workdir: str | os.PathLike) -> Path:
+    """Draws WORKDIR/curves.png: training losses (log scale) and validation metrics against steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; must precede pyplot's import
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(workdir)
+    panels = {"train": sorted({k for r in rows if r["split"] == "train" for k in r if k.startswith("l_")})}
+    panels["val"] = sorted({k for r in rows if r["split"] == "val" for k in r if k not in ("step", "split")})
+    groups = [("train", panels["train"])] + [("val", [k]) for k in panels["val"]]
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.5), squeeze=False)
+    for ax, (split, keys) in zip(axes[0], groups, strict=True):
+        for key in keys:
+            pts = [(r["step"], r[key]) for r in rows if r["split"] == split and key in r and math.isfinite(r[key])]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="." if split == "val" else None, label=key)
+        ax.set_xlabel("step")
+        ax.set_title("training losses" if split == "train" else f"validation {keys[0]}")
+        if split == "train" and keys:
+            ax.set_yscale("log")
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(workdir) / CURVES_FILE
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
+
+
+def save_grid(
+    path: str | os.PathLike, triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]], crop: int = 192
+) -> None:
+    """Writes a PNG with one row per image: LR (nearest-upscaled) | SR | HR, centre-cropped to `crop` HR pixels.
+
+    Args:
+      path: output PNG.
+      triplets: (lr [h, w, 3], sr [h*s, w*s, 3], hr [h*s, w*s, 3]) uint8 or float in [0, 1].
+      crop: side of the centre crop, in HR pixels.
+    """
+    rows = []
+    for lr, sr, hr in triplets:
+        lr, sr, hr = (_as_uint8(a) for a in (lr, sr, hr))
+        s = hr.shape[0] // lr.shape[0]
+        lr_up = np.repeat(np.repeat(lr, s, 0), s, 1)[: hr.shape[0], : hr.shape[1]]
+        c = min(crop, hr.shape[0], hr.shape[1])
+        y, x = (hr.shape[0] - c) // 2 // s * s, (hr.shape[1] - c) // 2 // s * s
+        rows.append(np.concatenate([a[y : y + c, x : x + c] for a in (lr_up, sr, hr)], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    write_image(path, np.concatenate(rows, axis=0))
+
+
+def _as_uint8(a: np.ndarray) -> np.ndarray:
+    if a.dtype != np.uint8:
+        a = np.clip(np.round(np.asarray(a, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    return a[..., :3] if a.shape[-1] >= 3 else np.repeat(a, 3, axis=-1)
+
+
+def progress_bar(total: int, initial: int, enabled: bool = True) -> tqdm:
+    """The training bar: step counter with steps/s and ETA (tqdm's own), losses and epoch as postfix."""
+    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True, disable=not enabled)
+
+
+def format_postfix(epoch: float, metrics: dict[str, float]) -> dict[str, str]:
+    """Short postfix for the bar: the epoch and the loss values in 3 significant digits."""
+    out = {"epoch": f"{epoch:.2f}"}
+    out.update({k: f"{v:.3g}" for k, v in metrics.items() if k.startswith("l_")})
+    return out

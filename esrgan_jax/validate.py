@@ -1,0 +1,104 @@
+"""Validation during and after training: super-resolve whole validation images and score them.
+
+Scores follow the paper tables (esrgan_jax.metrics.sr_scores: uint8 output, crop = scale, Y channel and RGB).
+The generator runs on the whole LR image under `jax.jit`, one compile per distinct image size; the compiled
+functions are cached, so periodic validation compiles only the first time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from esrgan_jax.data.resize import bicubic_upscale
+from esrgan_jax.metrics import sr_scores
+
+SCORE_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+
+
+def model_input(lr: np.ndarray, scale: int, pre_upsample: bool) -> np.ndarray:
+    """The generator's input for LR images [..., h, w, C] float in [0, 1]: bicubic-upsampled for SRCNN."""
+    if not pre_upsample:
+        return lr
+    if lr.ndim == 3:
+        return bicubic_upscale(lr.astype(np.float32), scale)
+    return np.stack([bicubic_upscale(x.astype(np.float32), scale) for x in lr])
+
+
+def make_predict_fn(module: nn.Module) -> Callable[[Any, np.ndarray], np.ndarray]:
+    """(params, x [h, w, C] float32) -> SR [H, W, C] float32 clipped to [0, 1], jitted per input size."""
+
+    @jax.jit
+    def predict(params, x):
+        return jnp.clip(module.apply({"params": params}, x[None])[0], 0.0, 1.0)
+
+    return lambda params, x: np.asarray(predict(params, jnp.asarray(x, jnp.float32)))
+
+
+def _rgb(a: np.ndarray) -> np.ndarray:
+    """Grayscale images are scored and fed as 3 channels, as the training pipeline does."""
+    return np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a[..., :3]
+
+
+def validate(
+    predict: Callable[[Any, np.ndarray], np.ndarray],
+    params: Any,
+    dataset: Any,
+    scale: int,
+    *,
+    pre_upsample: bool = False,
+    limit: int = 0,
+    keep: int = 2,
+) -> tuple[dict[str, float], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Mean scores of the generator on (the first `limit` images of) `dataset`.
+
+    Args:
+      predict: from `make_predict_fn`.
+      params: generator parameters.
+      dataset: a PairedDataset (examples with uint8 `lr` [h, w, C] and `hr` [h*s, w*s, C]).
+      scale: the SR factor.
+      pre_upsample: feed the bicubic-upsampled LR (SRCNN).
+      limit: at most this many images (0 = all).
+      keep: how many (lr, sr, hr) triplets to return for the sample grid.
+
+    Returns:
+      ({"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"} averaged over images, triplets).
+    """
+    n = len(dataset) if limit <= 0 else min(limit, len(dataset))
+    rows, triplets = [], []
+    for i in range(n):
+        ex = dataset[i]
+        lr, hr = _rgb(ex.lr), _rgb(ex.hr)
+        sr = predict(params, model_input(lr.astype(np.float32) / 255.0, scale, pre_upsample))
+        rows.append(sr_scores(sr, hr, scale))
+        if len(triplets) < keep:
+            triplets.append((lr, sr, hr))
+    return {k: float(np.mean([r[k] for r in rows])) for k in SCORE_KEYS}, triplets
+
+
+def bicubic_scores(dataset: Any, scale: int, limit: int = 0) -> dict[str, float]:
+    """Mean scores of MATLAB-bicubic upscaling on the same images (the baseline row of the final table)."""
+    n = len(dataset) if limit <= 0 else min(limit, len(dataset))
+    rows = [sr_scores(bicubic_upscale(_rgb(dataset[i].lr), scale), _rgb(dataset[i].hr), scale) for i in range(n)]
+    return {k: float(np.mean([r[k] for r in rows])) for k in SCORE_KEYS}
+
+
+def format_table(results: dict[str, dict[str, float]], dataset_name: str, n_images: int) -> str:
+    """A Markdown table: one row per method with PSNR/SSIM (Y and RGB), and the gain over bicubic."""
+    base = results.get("bicubic", {}).get("psnr_y")
+    lines = [
+        f"{dataset_name} ({n_images} images; uint8 output, border of `scale` pixels cropped)",
+        "| method | PSNR-Y | SSIM-Y | PSNR-RGB | SSIM-RGB | PSNR-Y vs bicubic |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, s in results.items():
+        gain = "" if base is None else f"{s['psnr_y'] - base:+.2f} dB"
+        lines.append(
+            f"| {name} | {s['psnr_y']:.2f} | {s['ssim_y']:.4f} | {s['psnr_rgb']:.2f} | {s['ssim_rgb']:.4f} | {gain} |"
+        )
+    return "\n".join(lines)
