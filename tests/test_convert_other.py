@@ -49,7 +49,7 @@ def test_discriminator_train_and_eval_bn(tmp_path, input_size):
     model.eval()
     with torch.no_grad():
         want = model(nchw(x)).numpy()
-    got = module.apply(variables, x, train=False)
+    got = jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
     assert np.abs(want).max() > 0.1 and np.ptp(want) > 0.01  # logits depend on the input, far above the tolerance
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
@@ -57,7 +57,7 @@ def test_discriminator_train_and_eval_bn(tmp_path, input_size):
     model.train()
     with torch.no_grad():
         want = model(nchw(x)).numpy()
-    got, updated = module.apply(variables, x, train=True, mutable=["batch_stats"])
+    got, updated = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=["batch_stats"]))(variables, x)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     buffers = dict(model.named_buffers())
     bn_names = [n for n in variables["batch_stats"]]
@@ -108,7 +108,7 @@ def test_vgg_features(tmp_path, arch, last_index, layers):
     assert meta["hparams"] == {"layers": layers, "use_input_norm": True}
     module, params = load_vgg(tmp_path / "out")
     x = np.random.default_rng(2).random((2, 32, 32, 3), dtype=np.float32)
-    got = module.apply({"params": params}, x)
+    got = jax.jit(module.apply)({"params": params}, x)
     assert sorted(got) == sorted(layers)
     with torch.no_grad():
         want = nhwc(model.forward_to(nchw(x), last_index))
