@@ -82,9 +82,17 @@ class _Payload:
 def test_pickled_code_is_never_executed(tmp_path, capsys):
     marker = tmp_path / "pwned"
     torch.save({"params": {"conv_first.weight": _Payload(marker)}}, tmp_path / "evil.pth")
-    line = cli_error([tmp_path / "evil.pth", tmp_path / "out"], capsys)
-    assert line.startswith(f"error: {tmp_path / 'evil.pth'}: cannot read checkpoint (")
+    assert cli_error([tmp_path / "evil.pth", tmp_path / "out"], capsys) == (
+        f"error: {tmp_path / 'evil.pth'}: holds pickled Python objects (posix.system), not only tensors, so it was "
+        "not loaded (weights_only=True); re-save it as a state_dict of tensors from code you trust"
+    )
     assert not marker.exists()
+    # A whole pickled nn.Module (torch.save(model)) is refused the same way, naming its class.
+    torch.save(RRDBNetTorch(num_feat=4, num_block=1, num_grow_ch=4), tmp_path / "module.pth")
+    assert cli_error([tmp_path / "module.pth", tmp_path / "out"], capsys) == (
+        f"error: {tmp_path / 'module.pth'}: holds pickled Python objects (torch_models.RRDBNetTorch), not only "
+        "tensors, so it was not loaded (weights_only=True); re-save it as a state_dict of tensors from code you trust"
+    )
 
 
 def test_unknown_layout(tmp_path, capsys):

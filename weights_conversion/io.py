@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,16 @@ def _load_pth(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types (UnpicklingError, RuntimeError, EOFError, ...)
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = str(e)
+        if "Weights only load failed" in text:
+            # torch's own advice is to load with weights_only=False, i.e. to run the file's code: never here.
+            found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
+            what = f" ({found.group(1)})" if found else ""
+            raise ConversionError(
+                f"{path}: holds pickled Python objects{what}, not only tensors, so it was not loaded "
+                "(weights_only=True); re-save it as a state_dict of tensors from code you trust"
+            ) from None
+        reason = text.strip().splitlines()[0] if text.strip() else type(e).__name__
         raise ConversionError(f"{path}: cannot read checkpoint ({reason})") from None
 
 
