@@ -31,6 +31,7 @@ from esrgan_jax.models.lpips import lpips_distance
 
 BICUBIC = "bicubic"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # used as a folder name under images/
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")  # in data set names used in paths, e.g. the '/' of div2k/bicubic_x4
 
 
 class MethodSpec(NamedTuple):
@@ -131,6 +132,7 @@ def evaluate(
     rows: list[dict[str, Any]] = []
     bar = tqdm(total=sum(len(d) for d in opened) * len(specs), desc="evaluate", unit="img", disable=not progress)
     for data in opened:
+        folder = _UNSAFE.sub("_", data.name)
         for i in range(len(data)):
             ex = data[i]
             panels = []
@@ -147,13 +149,13 @@ def evaluate(
                 row["lpips"] = score_lpips(sr, ex.hr) if score_lpips else None
                 rows.append(row)
                 if save_images:
-                    (out / "images" / data.name / name).mkdir(parents=True, exist_ok=True)
-                    write_image(out / "images" / data.name / name / f"{ex.name}.png", sr)
+                    (out / "images" / folder / name).mkdir(parents=True, exist_ok=True)
+                    write_image(out / "images" / folder / name / f"{_UNSAFE.sub('_', ex.name)}.png", sr)
                 panels.append((f"{name}\n{row['psnr_y']:.2f} dB / {row['ssim_y']:.4f}", sr))
                 bar.update()
             if i == 0:  # one figure per data set, on its first image
                 comparison_grid(
-                    out / f"grid_{data.name}.png",
+                    out / f"grid_{folder}.png",
                     f"{data.name} / {ex.name}, x{scale} (PSNR-Y / SSIM-Y)",
                     ex.lr,
                     ex.hr,

@@ -128,6 +128,24 @@ def test_evaluate_writes_every_output_with_consistent_numbers(toy, tmp_path):
 lpips_ref = jax.jit(lambda params, a, b: lpips_distance(LPIPS(), params, a, b))
 
 
+def test_tfds_source_is_evaluated_and_its_name_made_path_safe(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    hrs = [skdata.astronaut()[:64, :48], skdata.chelsea()[:48, :64]]
+
+    def source(self, *args, **kwargs):  # the mock's own lr/hr are random sizes, not 4x apart
+        return [{"lr": bicubic_downscale(h, 4), "hr": h} for h in hrs]
+
+    with tfds.testing.mock_data(as_data_source_fn=source, policy=tfds.testing.MockPolicy.USE_CODE):
+        summary = ev.evaluate(["tfds:div2k/bicubic_x4:validation"], ["bicubic"], tmp_path, progress=False)
+    assert summary["results"]["bicubic"]["div2k/bicubic_x4"]["n"] == 2
+    assert (tmp_path / "grid_div2k_bicubic_x4.png").is_file()
+    crop = (slice(4, -4), slice(4, -4))
+    want = [peak_signal_noise_ratio(h[crop], imresize(bicubic_downscale(h, 4), 4.0)[crop]) for h in hrs]
+    got = summary["results"]["bicubic"]["div2k/bicubic_x4"]["psnr_rgb"]
+    assert got == pytest.approx(np.mean(want), abs=1e-9)
+    assert len(list((tmp_path / "images" / "div2k_bicubic_x4" / "bicubic").glob("*.png"))) == 2
+
+
 def ev_params(path):
     from esrgan_jax.checkpoint import load_generator
 
