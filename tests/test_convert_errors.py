@@ -202,3 +202,30 @@ def test_bad_kind_flag_subprocess(tmp_path):
     )
     assert proc.returncode == 2  # argparse's usage error, also code 2
     assert "argument --kind: invalid choice: 'resnet'" in proc.stderr
+
+
+def test_each_converter_refuses_other_checkpoints(tmp_path, capsys, generator_sd):
+    torch.save(generator_sd, tmp_path / "g.pth")
+    keys = "conv_first.weight, conv_first.bias, body.0.rdb1.conv1.weight, body.0.rdb1.conv1.bias, "
+    assert cli_error([tmp_path / "g.pth", tmp_path / "out", "--kind", "vgg_discriminator"], capsys) == (
+        f"error: {tmp_path / 'g.pth'}: not a VGG-style discriminator checkpoint (no 'conv0_0.weight'); keys: "
+        f"{keys}body.0.rdb1.conv2.weight, ... (42 in all)"
+    )
+    assert cli_error([tmp_path / "g.pth", tmp_path / "out", "--kind", "srcnn"], capsys) == (
+        f"error: {tmp_path / 'g.pth'}: not an SRCNN checkpoint (no 'conv1.weight'/'conv3.weight'); keys: "
+        f"{keys}body.0.rdb1.conv2.weight, ... (42 in all)"
+    )
+    # Tiny stand-in tensors: the conv count decides VGG16 vs VGG19 before any shape is checked.
+    vgg19_convs = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+    torch.save({f"features.{i}.weight": torch.zeros(1, 1, 3, 3) for i in vgg19_convs}, tmp_path / "v.pth")
+    assert cli_error([tmp_path / "v.pth", tmp_path / "out", "--kind", "vgg16"], capsys) == (
+        f"error: {tmp_path / 'v.pth'}: vgg16 has 13 convs, this checkpoint has 16 (vgg19)"
+    )
+    assert cli_error([tmp_path / "v.pth", tmp_path / "out"], capsys) == (
+        f"error: {tmp_path / 'v.pth'}: missing key 'features.0.bias'"
+    )
+    other = randomize_(RRDBNetTorch(scale=2, num_feat=4, num_block=1, num_grow_ch=4)).state_dict()
+    torch.save({"params": other}, tmp_path / "x2.pth")
+    assert cli_error([tmp_path / "x2.pth", tmp_path / "out", "--scale", "4"], capsys) == (
+        f"error: {tmp_path / 'x2.pth'}: --scale 4 given, but the weights are x2"
+    )
