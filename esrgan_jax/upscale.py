@@ -59,7 +59,8 @@ def expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
         else:
             found = []
         if not found:
-            errors.append(f"{item}: no such file, folder or matching image")
+            what = f"folder holds no {'/'.join(IMAGE_EXTENSIONS)} image" if path.is_dir() else "no such file or match"
+            errors.append(f"{item}: {what}")
         paths += found
     return list(dict.fromkeys(paths)), errors
 

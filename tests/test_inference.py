@@ -72,7 +72,8 @@ def test_tiled_matches_whole_image(image, num_block):
     module, params = tiny(num_block=num_block)
     whole = Upscaler((module, params), tile=0).upscale(image)
     np.testing.assert_allclose(whole, by_hand(module, params, image), atol=1e-5)
-    tiled = Upscaler((module, params), tile=16, tile_batch=3).upscale(image)  # default tile_pad=10
+    # 3 x 3 tiles in batches of 4: the last batch is filled up; default tile_pad=10
+    tiled = Upscaler((module, params), tile=16, tile_batch=4).upscale(image)
     assert psnr(tiled, whole) >= 50.0
     # without overlap the seams are visible: the comparison above can fail
     assert psnr(Upscaler((module, params), tile=16, tile_pad=0).upscale(image), whole) < 50.0
@@ -99,6 +100,13 @@ def test_pixel_unshuffle_models_tile_and_pad_odd_sizes(image, scale):
     # tile and pad are rounded up to multiples of 4 // scale so windows stay on the pixel-unshuffle grid;
     # the pad counts in the network's (unshuffled) resolution
     assert psnr(Upscaler((module, params), tile=7).upscale(img), whole) >= 50.0
+
+
+def test_bfloat16_compute_stays_close_to_float32(image):
+    module, params = tiny()
+    ref = Upscaler((module, params), tile=16).upscale(image)
+    out = Upscaler((module, params), tile=16, dtype="bfloat16").upscale(image)
+    assert out.dtype == np.float32 and 30.0 < psnr(out, ref) < 80.0  # bf16 has 8 bits of mantissa: close, not equal
 
 
 def test_uint8_uint16_gray_and_alpha_kinds(image):
