@@ -8,10 +8,13 @@ Every kind is one entry of `KINDS`: a `detect(state_dict) -> bool` used by `--ki
 order, first match wins) and a `convert(state_dict) -> (hparams, variables, layout)` where `state_dict` is a
 flat `{key: np.ndarray}` (already unwrapped from `params_ema`/`params` and stripped of `module.`), `hparams`
 rebuild the module with `esrgan_jax.models.build_model(kind, hparams)`, `variables` is `{"params": ...,
-["batch_stats": ...]}` and `layout` names the key layout found. Adding a kind is one import and one entry:
+["batch_stats": ...]}` and `layout` names the key layout found. Adding a kind (with its model in
+`esrgan_jax.models.MODELS`) is one import and one entry in the table below, e.g.
 
-    from weights_conversion import lpips
-    KINDS["lpips"] = Kind(lpips.detect, lpips.convert)   # in the table below
+    from weights_conversion import edsr
+    "edsr": Kind(edsr.detect, edsr.convert),
+
+The unknown-layout message and the CLI's `--kind` choices are derived from the table.
 
 `weights_conversion.common.map_variables` does the work for a converter that can spell each Flax variable
 path as a checkpoint key: shapes come from the Flax module, errors name the checkpoint's own keys.
