@@ -58,9 +58,9 @@ def to_flax(leaf: str, value: np.ndarray) -> np.ndarray:
     """One PyTorch tensor in Flax layout (float32)."""
     value = np.asarray(value, dtype=np.float32)
     if leaf == "kernel" and value.ndim == 4:
-        return value.transpose(2, 3, 1, 0)  # [outC, inC, kH, kW] -> [kH, kW, inC, outC]
+        return np.ascontiguousarray(value.transpose(2, 3, 1, 0))  # [outC, inC, kH, kW] -> [kH, kW, inC, outC]
     if leaf == "kernel" and value.ndim == 2:
-        return value.T  # nn.Linear [out, in] -> nn.Dense [in, out]
+        return np.ascontiguousarray(value.T)  # nn.Linear [out, in] -> nn.Dense [in, out]
     return value
 
 
