@@ -31,6 +31,7 @@ CASES = [  # (num_block, image side, tile)
     (1, 512, 0),
     (1, 768, 0),
     (23, 256, 256),
+    (23, 512, 256),
 ]
 QUICK = [(1, 512, 256), (1, 1024, 256), (1, 256, 0), (1, 512, 0)]
 
@@ -85,6 +86,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="benchmarks/results/upscale_memory.json")
     p.add_argument("--quick", action="store_true", help="only the small cases")
+    p.add_argument(
+        "--case",
+        action="append",
+        help="BLOCKS,SIDE,TILE to run only that case (repeatable); its rows "
+        "replace the same cases in an existing --out file",
+    )
     p.add_argument("--timeout", type=float, default=1800, help="seconds per case")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -93,8 +100,9 @@ def main() -> None:
         return
     header = f"{'blocks':>6} {'input':>10} {'tile':>5} {'RSS before':>11} {'peak RSS':>9} {'output':>7} {'seconds':>8}"
     print(header + "\n" + "-" * len(header))
+    cases = [tuple(map(int, c.split(","))) for c in args.case] if args.case else QUICK if args.quick else CASES
     rows = []
-    for case in QUICK if args.quick else CASES:
+    for case in cases:
         row = run_case(*case, timeout=args.timeout)
         rows.append(row)
         size = f"{row['side']}x{row['side']}"
@@ -109,6 +117,11 @@ def main() -> None:
     import jax
 
     meta = {"backend": jax.default_backend(), "device": str(jax.devices()[0]), "cpu_count": _cpus()}
+    if args.case and Path(args.out).exists():  # keep the other cases' rows, in the order of CASES
+        new = {(r["num_block"], r["side"], r["tile"]): r for r in rows}
+        old = {(r["num_block"], r["side"], r["tile"]): r for r in json.loads(Path(args.out).read_text())["rows"]}
+        merged = {**old, **new}
+        rows = [merged[c] for c in CASES if c in merged] + [r for c, r in merged.items() if c not in CASES]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     print(f"wrote {args.out}")

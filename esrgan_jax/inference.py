@@ -119,9 +119,7 @@ class Upscaler:
         """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""
         net_scale, multiple = self.scale, 4 // self.scale
         if self.pre_upsample:
-            from esrgan_jax.data.resize import imresize
-
-            image, net_scale, multiple = np.asarray(imresize(image, self.scale), np.float32), 1, 1
+            image, net_scale, multiple = np.asarray(_imresize(image, self.scale), np.float32), 1, 1
         return run_tiled(
             self._call,
             image,
@@ -171,9 +169,7 @@ class Upscaler:
             if self.alpha_upsampler == "model":
                 out_alpha = self._planes(alpha, quant, progress)
             else:
-                from esrgan_jax.data.resize import imresize
-
-                out_alpha = quant(np.asarray(imresize(alpha[..., 0], self.scale), np.float32)[..., None])
+                out_alpha = quant(np.asarray(_imresize(alpha[..., 0], self.scale), np.float32)[..., None])
             out = np.concatenate([out, out_alpha], -1)
         if outscale is not None and outscale != self.scale:
             out = quant(_resize_to(out.astype(np.float32) / np.float32(top), image.shape[:2], outscale))
@@ -182,7 +178,13 @@ class Upscaler:
 
 def _resize_to(image: np.ndarray, size: tuple[int, int], outscale: float) -> np.ndarray:
     """Resizes the model output [sH, sW, C] to round(size * outscale) with MATLAB bicubic (float, unrounded)."""
+    shape = (max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale)))
+    return np.asarray(_imresize(image, output_shape=shape), np.float32)
+
+
+def _imresize(*args: Any, **kwargs: Any) -> np.ndarray:
+    # Imported on first use: `import esrgan_jax` re-exports Upscaler, and esrgan_jax.data's __init__ pulls in the
+    # whole training-data stack, which only SRCNN, bicubic alpha and --outscale need.
     from esrgan_jax.data.resize import imresize
 
-    shape = (max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale)))
-    return np.asarray(imresize(image, output_shape=shape), np.float32)
+    return imresize(*args, **kwargs)
