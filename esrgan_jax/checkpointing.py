@@ -32,7 +32,8 @@ def checkpoint_manager(workdir: str | os.PathLike, save_every: int, keep: int) -
     if save_every < 1 or keep < 1:
         raise UserError(f"config.checkpoint: save_every and keep must be >= 1, got {save_every} and {keep}")
     options = ocp.CheckpointManagerOptions(
-        save_interval_steps=save_every,
+        # Every multiple of save_every (orbax's own interval would also save the first step it sees).
+        should_save_fn=lambda step, _last: step % save_every == 0,
         preservation_policy=ocp.checkpoint_managers.LatestN(keep),
         enable_async_checkpointing=False,
         cleanup_tmp_directories=True,
@@ -56,6 +57,15 @@ def latest_step(manager: ocp.CheckpointManager) -> int | None:
     return manager.latest_step()
 
 
+def has_checkpoint(workdir: str | os.PathLike) -> bool:
+    """Whether `workdir/checkpoints` holds a complete checkpoint; creates nothing (for decisions made before work)."""
+    ckpt_dir = Path(workdir) / CHECKPOINT_DIR
+    if not ckpt_dir.is_dir():
+        return False
+    with ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(read_only=True)) as m:
+        return m.latest_step() is not None
+
+
 def restore(
     manager: ocp.CheckpointManager,
     init_fn: Callable[[], TrainState],
@@ -74,12 +84,24 @@ def restore(
     abstract = jax.eval_shape(init_fn)
     if sharding is not None:
         abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract)
+    where = Path(manager.directory) / str(step)
     try:
-        return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
     except (ValueError, KeyError, TypeError) as e:
-        where = Path(manager.directory) / str(step)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(
-            f"{where}: checkpoint does not match the configured model/optimizer ({msg[:200]}); "
-            "use the config it was trained with, or a new --workdir"
-        ) from None
+        raise _mismatch(where, msg[:200]) from None
+    # orbax restores a saved array with its saved shape even where the target's differs: check every leaf.
+    for (path, got), want in zip(jax.tree_util.tree_flatten_with_path(restored)[0], jax.tree.leaves(abstract)):
+        if got.shape != want.shape or got.dtype != want.dtype:
+            what = (
+                f"{jax.tree_util.keystr(path)} is {got.dtype}{list(got.shape)}, expected {want.dtype}{list(want.shape)}"
+            )
+            raise _mismatch(where, what)
+    return restored
+
+
+def _mismatch(where: Path, what: str) -> UserError:
+    return UserError(
+        f"{where}: checkpoint does not match the configured model/optimizer ({what}); "
+        "use the config it was trained with, or a new --workdir"
+    )

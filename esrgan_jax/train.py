@@ -127,17 +127,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         raise UserError(f"config.loss.pixel: expected 'l1' or 'mse', got {loss.pixel!r}")
     dtype = DTYPES[tcfg.dtype]
     use_gan, use_vgg = loss.gan_weight > 0, loss.perceptual_weight > 0
-    manager = checkpointing.checkpoint_manager(workdir, tcfg.save_every, tcfg.keep)
-    resume_step = checkpointing.latest_step(manager)
+    resuming = checkpointing.has_checkpoint(workdir)
 
-    # Decide where the weights come from, and check that they exist, before any data is read or code compiled.
-    g_dir = None if resume_step is not None or _is_none(init.generator) else init.generator
+    # Decide where the weights come from, and check that they exist, before anything is read, written or compiled.
+    g_dir = None if resuming or _is_none(init.generator) else init.generator
     if g_dir is not None:
         g_dir = _require_model_dir(g_dir, "generator", init.generator_pth, "generator")
         _check_hparams(g_dir, kind, mcfg, "model")
     vgg_dir = _require_model_dir(init.vgg19, "VGG19", init.vgg19_pth, "vgg19") if use_vgg else None
     d_dir = None
-    if use_gan and resume_step is None and not _is_none(init.discriminator):
+    if use_gan and not resuming and not _is_none(init.discriminator):
         d_dir = _require_model_dir(init.discriminator, "discriminator", "DISCRIMINATOR.pth", "discriminator")
 
     generator = build_model(kind, mcfg, dtype=dtype)
@@ -190,6 +189,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         )
 
     # Start order: a checkpoint in the workdir (resume exactly) > converted weights > scratch.
+    manager = checkpointing.checkpoint_manager(workdir, tcfg.save_every, tcfg.keep)
+    resume_step = checkpointing.latest_step(manager)
     if resume_step is not None:
         state = checkpointing.restore(manager, init_state, train_steps.replicated(mesh))
         start = "resume"
