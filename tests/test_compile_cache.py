@@ -1,0 +1,86 @@
+"""Tests of esrgan_jax.compile_cache: where the persistent compilation cache goes, and that it is really used.
+
+The last test starts two fresh processes that compile the same function: the first writes cache entries, the
+second must find them (JAX logs a cache hit) instead of compiling again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+from esrgan_jax.compile_cache import ENV_VAR, default_cache_dir, enable_compilation_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def restore_config():
+    keys = (
+        "jax_compilation_cache_dir",
+        "jax_persistent_cache_min_compile_time_secs",
+        "jax_persistent_cache_min_entry_size_bytes",
+    )
+    saved = {k: getattr(jax.config, k) for k in keys}
+    yield
+    for k, v in saved.items():
+        jax.config.update(k, v)
+
+
+def test_default_dir_follows_xdg_cache_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "esrgan_jax" / "jax"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "esrgan_jax" / "jax"
+
+
+def test_env_var_sets_folder_and_thresholds(monkeypatch, tmp_path, restore_config):
+    jax.config.update("jax_compilation_cache_dir", None)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "c"))
+    assert enable_compilation_cache() == tmp_path / "c"
+    assert (tmp_path / "c").is_dir()
+    assert jax.config.jax_compilation_cache_dir == str(tmp_path / "c")
+    assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+
+
+def test_off_disables_and_user_setting_wins(monkeypatch, tmp_path, restore_config):
+    jax.config.update("jax_compilation_cache_dir", None)
+    monkeypatch.setenv(ENV_VAR, "off")
+    assert enable_compilation_cache() is None
+    assert jax.config.jax_compilation_cache_dir is None
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
+    monkeypatch.delenv(ENV_VAR)
+    assert enable_compilation_cache() == tmp_path / "mine"
+
+
+def test_unwritable_folder_is_not_an_error(tmp_path, restore_config):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert enable_compilation_cache(blocker / "sub") is None
+
+
+_CHILD = """
+import jax, jax.numpy as jnp
+from esrgan_jax.compile_cache import enable_compilation_cache
+enable_compilation_cache()
+jax.monitoring.register_event_listener(lambda event, **kw: print("EVENT", event))
+jax.jit(lambda x: jnp.sin(x) * 2 + 1)(jnp.arange(7.0)).block_until_ready()
+"""
+_HIT = "EVENT /jax/compilation_cache/cache_hits"
+
+
+def test_second_process_reuses_compiled_code(tmp_path):
+    env = {**os.environ, ENV_VAR: str(tmp_path / "cache"), "JAX_PLATFORMS": "cpu"}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    runs = [subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=ROOT, capture_output=True, text=True)]
+    assert runs[0].returncode == 0, runs[0].stderr[-2000:]
+    assert any((tmp_path / "cache").iterdir()), "first process wrote no cache entry"
+    runs.append(subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=ROOT, capture_output=True, text=True))
+    assert runs[1].returncode == 0, runs[1].stderr[-2000:]
+    assert _HIT in runs[1].stdout
+    assert _HIT not in runs[0].stdout
