@@ -1,0 +1,86 @@
+"""The benchmark's workloads ("cases"), their sizes in full and `--quick` mode, and their FLOP counts.
+
+FLOPs are counted as 2 x multiply-adds of the convolutions (bias adds, activations and upsampling are noise);
+a training step counts as 3 x the forward (the backward pass is about twice the forward), the convention used
+to quote GFLOP/s for training throughput.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# ESRGAN's generator (esrgan-facts.md section 7): 16.7 M parameters, 17.93 M MACs per LR pixel.
+FULL_MODEL = {"num_feat": 64, "num_block": 23, "num_grow_ch": 32}
+KINDS = ("forward", "train", "upscale")
+
+
+def macs_per_lr_pixel(num_feat: int, num_block: int, num_grow_ch: int, num_in_ch: int = 3, num_out_ch: int = 3) -> int:
+    """Multiply-adds per input pixel of a x4 RRDBNet (17,926,848 for ESRGAN's nf 64, nb 23, gc 32).
+
+    The trunk runs at LR resolution, conv_up1 at 2x (4 pixels per LR pixel), conv_up2 / conv_hr / conv_last at
+    4x (16 pixels per LR pixel); every conv is 3x3.
+    """
+    nf, gc = num_feat, num_grow_ch
+    rdb = 9 * gc * sum(nf + k * gc for k in range(4)) + 9 * nf * (nf + 4 * gc)
+    trunk = 3 * rdb * num_block
+    head = 9 * num_in_ch * nf + 9 * nf * nf  # conv_first, conv_body
+    tail = 4 * 9 * nf * nf + 16 * 9 * nf * nf * 2 + 16 * 9 * nf * num_out_ch  # up1 (2x), up2 + hr (4x), last
+    return trunk + head + tail
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the table.
+
+    Attributes:
+      name: row label, e.g. "forward 64x64 b1".
+      kind: "forward" (one network call), "train" (forward + backward + Adam, trunk only), or "upscale"
+        (a whole [size, size, 3] image through the tiling code).
+      size: LR side in pixels (the network input; the output is 4x).
+      batch: images per call (forward / train).
+      tile: upscale only: core tile size in LR pixels, 0 = whole image in one call.
+      reps: timed repetitions per round (after the first call, and for forward / train one more warm-up).
+      rounds: fresh worker pairs for this case; None = the run's setting (`--rounds`).
+    """
+
+    name: str
+    kind: str
+    size: int
+    batch: int = 1
+    tile: int = 0
+    reps: int = 3
+    rounds: int | None = None
+
+    def gflop(self, macs_per_pixel: int) -> float:
+        """Useful work of one repetition in GFLOP (train: 3x the forward)."""
+        forward = 2.0 * macs_per_pixel * self.batch * self.size * self.size / 1e9
+        return 3.0 * forward if self.kind == "train" else forward
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+TILE_PAD = 10  # Real-ESRGAN's default tile overlap, cropped away after the network
+
+
+def full_cases() -> list[Case]:
+    """The issue's rows: forward 64/128, train b1@64 and b16@32 (the paper's shape), 512x512 upscale."""
+    return [
+        Case("forward 64x64 b1", "forward", 64, reps=5),
+        Case("forward 128x128 b1", "forward", 128, reps=3),
+        Case("train b1 64x64", "train", 64, reps=2),
+        Case("train b16 32x32", "train", 32, batch=16, reps=2, rounds=1),
+        # ~9.4 TFLOP per image: one round, and the first call (compile + full run) doubles as the warm-up.
+        Case("upscale 512x512 tiled", "upscale", 512, tile=128, reps=1, rounds=1),
+        Case("upscale 512x512 whole", "upscale", 512, reps=1, rounds=1),
+    ]
+
+
+def quick_cases() -> list[Case]:
+    """A smoke run: the same kinds of rows, smaller and with fewer repetitions."""
+    return [
+        Case("forward 32x32 b1", "forward", 32, reps=2),
+        Case("train b2 32x32", "train", 32, batch=2, reps=2),
+        Case("upscale 96x96 tiled", "upscale", 96, tile=32, reps=1),
+        Case("upscale 96x96 whole", "upscale", 96, reps=1),
+    ]

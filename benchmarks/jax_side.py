@@ -1,0 +1,138 @@
+"""The esrgan-jax side of every workload: jitted forward, a trunk-only Adam train step, and `Upscaler`.
+
+Each workload is built by `build(case, ...)` and then driven by the worker: `first_call()` (compile + run,
+timed), `rep()` (one timed repetition) and `output()` (what is compared with PyTorch). Nothing here assumes a
+CPU: the same code runs on a GPU backend (`pip install -e ".[cuda]"`); timings block on the result.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from benchmarks.cases import TILE_PAD, Case
+from benchmarks.weights import inputs, load_flax_params
+from esrgan_jax.models.rrdbnet import RRDBNet
+
+LEARNING_RATE = 1e-4
+
+
+def trunk_only(params: dict[str, Any]) -> dict[str, str]:
+    """Optimizer labels: "train" for the 23-block trunk (`body_*`, 99% of the parameters), "freeze" otherwise."""
+    return {name: ("train" if name.startswith("body_") else "freeze") for name in params}
+
+
+def _timed(fn) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return time.perf_counter() - start, out
+
+
+class Forward:
+    """One jitted network call on a fixed [B, s, s, 3] batch."""
+
+    def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
+        self.params = jax.device_put(params)
+        self.x = jax.device_put(inputs("forward", case.size, case.batch, seed)["lr"])
+        self.fn = jax.jit(lambda p, x: module.apply({"params": p}, x))
+        self.out = None
+
+    def first_call(self) -> float:
+        seconds, self.out = _timed(lambda: self.fn(self.params, self.x))
+        return seconds
+
+    def rep(self) -> float:
+        seconds, self.out = _timed(lambda: self.fn(self.params, self.x))
+        return seconds
+
+    def output(self) -> np.ndarray:
+        return np.asarray(self.out)
+
+
+class TrainStep:
+    """L1 loss, forward + backward + Adam on the trunk only; params and optimizer state donated (updated in place).
+
+    The outputs compared with PyTorch are the losses of every step taken: the same weights, data and Adam
+    settings give the same sequence in both frameworks.
+    """
+
+    def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
+        tx = optax.multi_transform({"train": optax.adam(LEARNING_RATE), "freeze": optax.set_to_zero()}, trunk_only)
+        data = inputs("train", case.size, case.batch, seed)
+        self.lr, self.hr = jax.device_put(data["lr"]), jax.device_put(data["hr"])
+        self.params = jax.device_put(params)
+        self.opt_state = tx.init(self.params)
+
+        def step(params, opt_state, lr, hr):
+            def loss_fn(p):
+                return jnp.mean(jnp.abs(module.apply({"params": p}, lr) - hr))
+
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, loss
+
+        # Donation lets XLA write the new params / Adam moments into the old buffers: no second copy of them.
+        self.step = jax.jit(step, donate_argnums=(0, 1))
+        self.losses: list[float] = []
+
+    def _run(self) -> Any:
+        self.params, self.opt_state, loss = self.step(self.params, self.opt_state, self.lr, self.hr)
+        return loss
+
+    def first_call(self) -> float:
+        return self.rep()
+
+    def rep(self) -> float:
+        seconds, loss = _timed(self._run)
+        self.losses.append(float(loss))
+        return seconds
+
+    def output(self) -> np.ndarray:
+        return np.asarray(self.losses, np.float64)
+
+
+class Upscale:
+    """A whole [s, s, 3] float image through `esrgan_jax.inference.Upscaler` (tiled, or whole with tile 0)."""
+
+    def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
+        from esrgan_jax.inference import Upscaler
+
+        self.image = inputs("upscale", case.size, 1, seed)["image"]
+        self.upscaler = Upscaler((module, params), tile=case.tile, tile_pad=TILE_PAD)  # tile_batch: its default
+        self.out = None
+
+    def first_call(self) -> float:
+        return self.rep()
+
+    def rep(self) -> float:
+        seconds, self.out = _timed(lambda: self.upscaler.upscale(self.image))
+        return seconds
+
+    def output(self) -> np.ndarray:
+        return np.asarray(self.out)
+
+
+WORKLOADS = {"forward": Forward, "train": TrainStep, "upscale": Upscale}
+
+
+def build(case: Case, weights: str, seed: int, remat: bool) -> Any:
+    """The workload for `case` on the shared weights; `remat` recomputes RRDB activations in the backward pass."""
+    hparams, params = load_flax_params(weights)
+    module = RRDBNet(**hparams, remat=remat and case.kind == "train")
+    return WORKLOADS[case.kind](module, params, case, seed)
+
+
+def device_peak_mb() -> float | None:
+    """Peak device memory in MiB where the backend reports it (GPU); None on CPU (use the process RSS)."""
+    stats = jax.devices()[0].memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
+    return None if peak is None else peak / 2**20
+
+
+def describe() -> dict[str, str]:
+    return {"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind), "jax": jax.__version__}

@@ -1,0 +1,88 @@
+"""One set of random RRDBNet weights shared by both frameworks, stored as a BasicSR-keyed state dict (.npz).
+
+The weights come from esrgan-jax's own initialiser (BasicSR's 0.1-scaled Kaiming init for the dense blocks,
+so activations stay O(1) through 23 blocks and an absolute tolerance is meaningful), are written in PyTorch
+layout, and are read back on the JAX side through the project's real converter (`weights_conversion`), so the
+benchmark also checks that the two networks agree on the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def flax_to_state_dict(params: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Flax RRDBNet params -> BasicSR state dict: `body_3/rdb1/conv2/kernel` -> `body.3.rdb1.conv2.weight`.
+
+    Conv kernels go from Flax's [kh, kw, in, out] to PyTorch's [out, in, kh, kw].
+    """
+    import jax
+
+    sd = {}
+    for path, value in jax.tree_util.tree_flatten_with_path(params)[0]:
+        names = [p.key for p in path]
+        module = ".".join(names[:-1])
+        if module.startswith("body_"):
+            module = "body." + module[len("body_") :]
+        value = np.asarray(value, np.float32)
+        if names[-1] == "kernel":
+            sd[f"{module}.weight"] = np.ascontiguousarray(value.transpose(3, 2, 0, 1))
+        else:
+            sd[f"{module}.bias"] = value
+    return sd
+
+
+def make_weights(path: str | os.PathLike, model: dict[str, int], seed: int = 0) -> dict[str, float]:
+    """Initialises an RRDBNet with esrgan-jax, writes its state dict to `path` (.npz); returns timings.
+
+    Returns:
+      `{"init_s": ...}`: wall time of `RRDBNet.init_params` in this (fresh) process, i.e. the library's
+      full-model init cost including its one-off small compiles.
+    """
+    import jax
+
+    from esrgan_jax.models.rrdbnet import RRDBNet
+
+    start = time.perf_counter()
+    params = RRDBNet(**model).init_params(jax.random.key(seed))
+    params = jax.block_until_ready(params)
+    init_s = time.perf_counter() - start
+    tmp = Path(path).with_suffix(".tmp.npz")
+    np.savez(tmp, **flax_to_state_dict(params))
+    os.replace(tmp, path)
+    return {"init_s": init_s}
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The BasicSR-keyed state dict written by `make_weights`."""
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def load_flax_params(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(hparams, params) for esrgan-jax, converted from the shared state dict by the project's converter."""
+    from weights_conversion import convert_state_dict
+
+    _, hparams, variables, _ = convert_state_dict(load_state_dict(path), "rrdbnet")
+    return hparams, variables["params"]
+
+
+def inputs(kind: str, size: int, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic NHWC float32 inputs in [0, 1]: `lr` [B, s, s, 3] (+ `hr` [B, 4s, 4s, 3] for training).
+
+    Upscale cases get one [s, s, 3] image: a smooth gradient plus noise, more image-like than pure noise.
+    """
+    rng = np.random.default_rng(seed)
+    if kind == "upscale":
+        yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+        base = np.stack([yy, xx, 0.5 * (yy + xx)], -1)
+        return {"image": np.clip(0.8 * base + 0.2 * rng.random((size, size, 3)), 0, 1).astype(np.float32)}
+    out = {"lr": rng.random((batch, size, size, 3), dtype=np.float32)}
+    if kind == "train":
+        out["hr"] = rng.random((batch, 4 * size, 4 * size, 3), dtype=np.float32)
+    return out

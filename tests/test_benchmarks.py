@@ -1,0 +1,44 @@
+"""Smoke test of the benchmark harness (benchmarks/): the `--quick` path on a tiny model, end to end.
+
+No timing is asserted (house rule: speed claims live in benchmarks/RESULTS.md). What is checked: the MAC count
+against ESRGAN's published size, the JSON schema, and that the JAX and PyTorch workers computed the same
+forward output and the same sequence of training losses from the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import report, run
+from benchmarks.cases import macs_per_lr_pixel
+
+TINY = ["--num-feat", "8", "--num-block", "1", "--num-grow-ch", "4"]
+
+
+def test_macs_per_lr_pixel_matches_esrgan_anchor():
+    # esrgan-facts.md section 7: 17.93 M MACs per LR pixel, 16.53 M of them in the 23-block trunk.
+    assert macs_per_lr_pixel(64, 23, 32) == 17_926_848
+    assert macs_per_lr_pixel(64, 23, 32) - macs_per_lr_pixel(64, 0, 32) == 16_533_504
+
+
+def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert run.main(["--quick", "--kinds", "forward,train", "--json", str(out), *TINY]) == 0
+    result = json.loads(out.read_text())
+    assert result["schema"] == report.SCHEMA
+    assert result["model"] == {"num_feat": 8, "num_block": 1, "num_grow_ch": 4}
+    assert result["machine"]["cores"] >= 1 and result["machine"]["versions"]["jax"]
+    assert [r["case"]["kind"] for r in result["rows"]] == ["forward", "train"]
+    assert len(result["init"]["jax_init_s"]) == 1
+    for row in result["rows"]:
+        assert set(report.ROW_KEYS) <= set(row)
+        for side in ("jax", "torch"):
+            assert set(report.SIDE_KEYS) <= set(row[side])
+            assert len(row[side]["times_s"]) == row["case"]["reps"]
+            assert row[side]["peak_rss_mb"] > 0
+        assert row["ratio"] == row["jax"]["median_s"] / row["torch"]["median_s"]
+        # Same weights, same inputs: same network output / same Adam trajectory (losses of 3 steps).
+        assert row["max_abs_diff"] < 1e-5, row["case"]["name"]
+    # The printed table has one line per row.
+    printed = capsys.readouterr().out
+    assert all(f"| {r['case']['name']} |" in printed for r in result["rows"])
