@@ -79,7 +79,7 @@ def run_case(num_block: int, side: int, tile: int, timeout: float) -> dict:
     if proc.returncode != 0:
         reason = (proc.stderr.strip().splitlines() or ["?"])[-1]
         return {"num_block": num_block, "side": side, "tile": tile, "error": f"exit {proc.returncode}: {reason}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "commit": _commit()}
 
 
 def main() -> None:
@@ -125,6 +125,14 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def _commit() -> str:
+    """The git commit measured (the model code changes what XLA keeps alive), '' outside a checkout."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    )
+    return proc.stdout.strip()
 
 
 def _cpus() -> int:
