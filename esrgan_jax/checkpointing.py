@@ -91,7 +91,9 @@ def restore(
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise _mismatch(where, msg[:200]) from None
     # orbax restores a saved array with its saved shape even where the target's differs: check every leaf.
-    for (path, got), want in zip(jax.tree_util.tree_flatten_with_path(restored)[0], jax.tree.leaves(abstract)):
+    for (path, got), want in zip(
+        jax.tree_util.tree_flatten_with_path(restored)[0], jax.tree.leaves(abstract), strict=True
+    ):
         if got.shape != want.shape or got.dtype != want.dtype:
             what = (
                 f"{jax.tree_util.keystr(path)} is {got.dtype}{list(got.shape)}, expected {want.dtype}{list(want.shape)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ class Recorder:
     def __init__(self, workdir: str | os.PathLike, enabled: bool = True):
         self.workdir = Path(workdir)
         self.enabled = enabled
+        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
         self._tb = None
         if enabled:
             from tensorboardX import SummaryWriter  # imported lazily: it is slow to import
@@ -46,6 +48,8 @@ class Recorder:
         if not self.enabled:
             return
         row = {"step": int(step), "split": split, **{k: float(v) for k, v in values.items()}}
+        # Wall and process-CPU seconds since this run (or resumed run) started: "how long to reach X dB".
+        row.update(wall_s=round(time.perf_counter() - self._t0, 2), cpu_s=round(time.process_time() - self._cpu0, 2))
         with open(self.workdir / METRICS_FILE, "a") as f:
             f.write(json.dumps(row) + "\n")
         for k, v in values.items():
@@ -79,7 +83,9 @@ def plot_curves(workdir: str | os.PathLike) -> Path:
 
     rows = read_metrics(workdir)
     panels = {"train": sorted({k for r in rows if r["split"] == "train" for k in r if k.startswith("l_")})}
-    panels["val"] = sorted({k for r in rows if r["split"] == "val" for k in r if k not in ("step", "split")})
+    panels["val"] = sorted(
+        {k for r in rows if r["split"] == "val" for k in r if k not in ("step", "split", "wall_s", "cpu_s")}
+    )
     groups = [("train", panels["train"])] + [("val", [k]) for k in panels["val"]]
     fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.5), squeeze=False)
     for ax, (split, keys) in zip(axes[0], groups, strict=True):

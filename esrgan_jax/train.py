@@ -172,7 +172,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     total = tcfg.steps if tcfg.steps > 0 else tcfg.epochs * spe
 
     # Optimizers, with the freeze table of the generator.
-    rng = jax.random.PRNGKey(tcfg.seed)
+    # Scratch init draws with XLA's RngBitGenerator: compiling threefry for every initializer of G and D takes
+    # tens of seconds on CPU, rbg a few.
+    rng = jax.random.key(tcfg.seed, impl="rbg")
     g_abstract = jax.eval_shape(lambda: generator.init_params(rng) if kind == "rrdbnet" else _srcnn_init(generator))
     g_tx, table = optim.make_optimizer(optim.adam(config.optim), g_abstract, tuple(map(tuple, config.train_rules)))
     say(optim.format_table(table))
@@ -198,7 +200,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     else:
         g_params = _load_params(g_dir)["params"] if g_dir is not None else None
         d_vars = _load_params(d_dir) if d_dir is not None else None
-        state = train_steps.put_replicated(init_state(g_params, d_vars), mesh)
+        # One compiled program: run eagerly, every initializer and layer of init would compile on its own.
+        state = jax.jit(init_state, out_shardings=train_steps.replicated(mesh))(g_params, d_vars)
         start = "converted" if g_dir is not None else "scratch"
         say(f"start: generator {'from converted weights ' + str(g_dir) if g_dir else 'from scratch (random init)'}")
         if use_gan:
@@ -348,10 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     fv = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "Training config file.", lock_config=True, flag_values=fv)
     flags.DEFINE_string("workdir", None, "Working directory (default: runs/<config name>).", flag_values=fv)
+    # config_flags reads the --config.KEY overrides from sys.argv itself, so it must hold the same argv.
+    saved, sys.argv = sys.argv, argv
     try:
         fv(argv)
     except (flags.Error, AttributeError, KeyError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
+    finally:
+        sys.argv = saved
     workdir = fv.workdir or os.path.join("runs", name)
     result = train_and_evaluate(fv.config, workdir)
     print(json.dumps({k: v for k, v in result.items() if k != "table"}))

@@ -103,9 +103,9 @@ def test_esrgan_step_matches_basicsr_torch():
     g1, d1 = conv(_sd(tg), "rrdbnet"), conv(_sd(td), "vgg_discriminator")
 
     def close(ours, theirs, what):
-        check = lambda p, a, b: np.testing.assert_allclose(
-            a, b, rtol=2e-4, atol=2e-6, err_msg=what + jax.tree_util.keystr(p)
-        )  # noqa: E731
+        def check(path, a, b):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6, err_msg=what + jax.tree_util.keystr(path))
+
         jax.tree_util.tree_map_with_path(check, jax.device_get(ours), theirs)
 
     close(state.g_params, g1["params"], "G")

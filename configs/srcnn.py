@@ -1,0 +1,34 @@
+"""SRCNN x4 (Dong et al. 2014, 9-5-5), the baseline row of the seed's comparison table, trained from scratch.
+
+Command (T91, the SRCNN paper's own training set; Set5 for validation):
+  python -m esrgan_jax.train --config srcnn --config.data.train=../shared/data/train/T91 \\
+      --config.data.val=../shared/data/benchmarks/Set5
+
+SRCNN refines a bicubic-upsampled image, so the LR patches are upsampled with MATLAB bicubic before the network
+(as the paper's training pairs). RGB (the paper trained on Y only), MSE loss, Adam 1e-3 (the paper: SGD 1e-4),
+batch 32, LR patch 12 (HR 48; the paper: 33x33 sub-images). Paper: 30.48 dB PSNR-Y on Set5 (Y, crop 4).
+Measured on 2 CPU cores: see MEASURED below.
+"""
+
+from configs import base
+
+MEASURED = "TBD"
+
+
+def get_config():
+    config = base.get_config()
+    config.model = dict(kind="srcnn", scale=4, num_channels=3, filters=(64, 32), kernels=(9, 5, 5))
+    config.init.generator = "none"
+    config.train_rules = base.ALL_TRAINABLE
+    config.data.train, config.data.train_split = "../shared/data/train/T91", ""
+    config.data.val, config.data.val_split = "../shared/data/benchmarks/Set5", ""
+    config.data.lr_patch = 12
+    config.data.batch_size = 32
+    config.loss.pixel = "mse"
+    config.optim.lr = 1e-3
+    config.optim.b2 = 0.999
+    config.train.steps = 20_000
+    config.train.log_every = 100
+    config.train.eval_every = 1000
+    config.train.save_every = 1000
+    return config

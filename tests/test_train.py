@@ -1,0 +1,200 @@
+"""End to end: every config trains 2 steps with tiny overrides; resume is exact; kills, NaNs and missing weights."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from esrgan_jax import checkpointing, train
+from esrgan_jax.checkpoint import load_generator, load_variables, save_model
+from esrgan_jax.data.imageio import write_image
+from esrgan_jax.errors import run_cli
+from esrgan_jax.models import RRDBNet, VGGFeatures
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_G = dict(kind="rrdbnet", scale=4, num_feat=8, num_block=1, num_grow_ch=8)
+CONFIGS = ("mse", "perceptual", "esrgan_x4", "psnr_x4", "demo", "srcnn")
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A 3-image HR folder, a tiny converted-style generator and a (random) VGG19, as model directories."""
+    root = tmp_path_factory.mktemp("assets")
+    from skimage import data as skdata
+
+    img = skdata.astronaut()
+    for i, (y, x) in enumerate([(0, 0), (128, 200), (300, 300)]):
+        write_image(root / "hr" / f"im{i}.png", img[y : y + 128, x : x + 128])
+    hparams = {k: v for k, v in TINY_G.items() if k != "kind"}
+    rng = np.random.default_rng(0)
+    rand = lambda tree: jax.tree.map(lambda s: rng.standard_normal(s.shape, np.float32) * 0.05, tree)  # noqa: E731
+    g = jax.eval_shape(lambda: RRDBNet(**hparams).init_params(jax.random.PRNGKey(0)))  # shapes only: no compiles
+    save_model(root / "gen", "rrdbnet", hparams, {"params": rand(g)})
+    # VGG19 up to conv2_2 only: the end-to-end runs use that layer (conv5_4 is checked against torch in
+    # test_losses/test_train_steps), a sliver of the full network to write and compile.
+    vgg = VGGFeatures(layers=("conv2_2",))
+    shapes = jax.eval_shape(lambda: vgg.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 3))))
+    rng = np.random.default_rng(0)
+    save_model(
+        root / "vgg19", "vgg19", {}, jax.tree.map(lambda s: rng.standard_normal(s.shape, np.float32) * 0.05, shapes)
+    )
+    return root
+
+
+def tiny(name: str, assets: Path, steps: int = 2, **train_overrides):
+    """`configs/<name>.py` shrunk: 8 features, 1 block, batch 2, 16x16 LR patches (32 with a discriminator)."""
+    config = importlib.import_module(f"configs.{name}").get_config()
+    if config.model.kind == "rrdbnet":
+        config.model.update({k: v for k, v in TINY_G.items() if k != "kind"})
+    else:
+        config.model.filters = (8, 8)
+    if config.init.generator != "none":
+        config.init.generator = str(assets / "gen")
+    config.init.vgg19 = str(assets / "vgg19")
+    config.loss.perceptual_layer = "conv2_2"
+    if name != "demo":
+        config.data.update(train=str(assets / "hr"), train_split="", val=str(assets / "hr"), val_split="")
+    config.data.update(batch_size=2, lr_patch=32 if config.loss.gan_weight else 16, val_images=2)
+    config.discriminator.num_feat = 8
+    config.train.update(steps=steps, log_every=1, save_every=1, eval_every=0)
+    config.train.update(train_overrides)
+    return config
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
+    config = tiny(name, assets)
+    result = train.train_and_evaluate(config, tmp_path)
+    out = capsys.readouterr().out
+    assert result["step"] == 2
+    assert result["start"] == ("converted" if name in ("mse", "perceptual", "esrgan_x4") else "scratch")
+    assert "parameters by rule (first match wins)" in out and "| bicubic |" in out
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if r["split"] == "train"] == [1, 2]
+    assert {"psnr_y", "ssim_y"} <= set(rows[-1]) and rows[-1]["split"] == "val"
+    assert abs(rows[-1]["psnr_y"] - result["val"]["psnr_y"]) < 1e-9
+    for f in ("curves.png", "samples.png", "eval.md", "config.json"):
+        assert (tmp_path / f).stat().st_size > 0, f
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert checkpointing.has_checkpoint(tmp_path)
+    module, params = load_generator(tmp_path)  # the workdir itself resolves to WORKDIR/export
+    lr = np.zeros((1, 16, 16, 3), np.float32)
+    x = np.zeros((1, 64, 64, 3), np.float32) if name == "srcnn" else lr
+    assert module.apply({"params": params}, x).shape == (1, 64, 64, 3)
+    if name in ("mse", "perceptual"):  # trunk only: the rest is exactly the converted generator
+        _, converted = load_variables(assets / "gen")
+        np.testing.assert_array_equal(params["conv_first"]["kernel"], converted["params"]["conv_first"]["kernel"])
+        np.testing.assert_array_equal(params["conv_last"]["bias"], converted["params"]["conv_last"]["bias"])
+        assert not np.array_equal(
+            params["body_0"]["rdb1"]["conv1"]["kernel"], converted["params"]["body_0"]["rdb1"]["conv1"]["kernel"]
+        )
+    if name == "perceptual":
+        assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"} <= set(rows[0])
+
+
+def test_resume_is_exact(assets, tmp_path, capsys):
+    straight = train.train_and_evaluate(tiny("mse", assets, steps=4), tmp_path / "a")
+    train.train_and_evaluate(tiny("mse", assets, steps=2), tmp_path / "b")
+    resumed = train.train_and_evaluate(tiny("mse", assets, steps=4), tmp_path / "b")
+    assert "start: resuming from" in capsys.readouterr().out
+    assert (straight["start"], resumed["start"], resumed["step"]) == ("converted", "resume", 4)
+    _, a = load_variables(tmp_path / "a")
+    _, b = load_variables(tmp_path / "b")
+    jax.tree.map(np.testing.assert_array_equal, a, b)  # bit-identical: same batches, same optimizer state
+
+
+def _cli(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        run_cli(lambda: train.main(["train", *argv]))
+    return e.value.code, capsys.readouterr().err
+
+
+def test_non_finite_loss_exits_3_and_keeps_last_checkpoint(assets, tmp_path, capsys):
+    wd = tmp_path / "run"
+    train.train_and_evaluate(tiny("mse", assets, steps=2), wd)
+    capsys.readouterr()
+    flags = ["--config", "mse", "--workdir", str(wd), f"--config.init.generator={assets / 'gen'}"]
+    flags += [f"--config.model.{k}={v}" for k, v in TINY_G.items() if k != "kind"]
+    flags += [f"--config.data.train={assets / 'hr'}", "--config.data.train_split=", "--config.data.lr_patch=16"]
+    flags += ["--config.data.batch_size=2", "--config.train.steps=5", "--config.loss.pixel_weight=inf"]
+    code, err = _cli(flags, capsys)
+    assert code == 3, err
+    # stderr also carries the progress bar; the error is its own single last line.
+    assert err.count("error:") == 1
+    assert err.splitlines()[-1] == (
+        "error: step 3: loss l_g_pix is inf (non-finite); training stopped, last good checkpoint: step 2"
+    )
+    result = train.train_and_evaluate(tiny("mse", assets, steps=3), wd)  # the step-2 checkpoint still loads
+    assert (result["start"], result["step"]) == ("resume", 3)
+
+
+def test_missing_generator_names_file_and_command(tmp_path, capsys):
+    missing = tmp_path / "weights" / "esrgan_x4"
+    code, err = _cli(
+        ["--config", "mse", "--workdir", str(tmp_path / "run"), f"--config.init.generator={missing}"], capsys
+    )
+    assert code == 2
+    assert err == (
+        f"error: {missing}/model.json: converted generator not found (config.init.generator); convert it first: "
+        f"python -m weights_conversion RRDB_ESRGAN_x4.pth {missing} (or --config.init.generator=none to train "
+        "from scratch)\n"
+    )
+    assert not (tmp_path / "run").exists()  # stopped before any work
+
+
+def test_missing_vgg19_names_file_and_command(assets, tmp_path, capsys):
+    missing = tmp_path / "vgg"
+    argv = ["--config", "perceptual", "--workdir", str(tmp_path / "run"), f"--config.init.generator={assets / 'gen'}"]
+    argv += [f"--config.model.{k}={v}" for k, v in TINY_G.items() if k != "kind"]
+    code, err = _cli([*argv, f"--config.init.vgg19={missing}"], capsys)
+    assert code == 2
+    assert err == (
+        f"error: {missing}/model.json: converted VGG19 not found (config.init.vgg19); convert it first: "
+        f"python -m weights_conversion vgg19-dcbb9e9d.pth {missing}\n"
+    )
+
+
+def test_config_names_and_bad_keys(tmp_path, capsys):
+    assert train.resolve_config_path("demo") == str(REPO / "configs" / "demo.py")
+    code, err = _cli(["--config", "nosuch"], capsys)
+    assert code == 2 and err.startswith("error: --config nosuch: no such config file; expected a path or one of [")
+    assert "'demo'" in err and "'base'" not in err
+    code, err = _cli(["--config", "demo", "--workdir", str(tmp_path), "--config.train.stepz=3"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "stepz" in err
+
+
+def test_sigkill_mid_training_leaves_loadable_checkpoints(assets, tmp_path):
+    wd = tmp_path / "run"
+    argv = [sys.executable, "-m", "esrgan_jax.train", "--config", "mse", "--workdir", str(wd)]
+    argv += [f"--config.init.generator={assets / 'gen'}", f"--config.data.train={assets / 'hr'}"]
+    argv += [f"--config.model.{k}={v}" for k, v in TINY_G.items() if k != "kind"]
+    argv += ["--config.data.train_split=", "--config.data.val=none", "--config.data.lr_patch=16"]
+    argv += ["--config.data.batch_size=2", "--config.train.steps=100000", "--config.train.save_every=1"]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (wd / "checkpoints" / "3").exists():
+            time.sleep(0.05)
+        time.sleep(0.13)  # lands at an arbitrary point of the step/save cycle
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (wd / "checkpoints" / "3").exists()
+    config = tiny("mse", assets)
+    config.train.steps = 0  # resolved below to one step past the newest complete checkpoint
+    mgr = checkpointing.checkpoint_manager(wd, 1, 2)
+    last = checkpointing.latest_step(mgr)
+    mgr.close()
+    config.train.steps = last + 1
+    result = train.train_and_evaluate(config, wd)
+    assert (result["start"], result["step"]) == ("resume", last + 1)
