@@ -75,6 +75,6 @@ def get_config() -> ml_collections.ConfigDict:
         eval_every=0,  # steps between validations (0 = only at the end)
         save_every=500,  # steps between checkpoints (and always at the end)
         keep=2,  # checkpoints kept
-        lpips=False,  # also report LPIPS at validation (needs converted LPIPS weights)
+        lpips="none",  # a converted LPIPS model directory: also report LPIPS at validation
     )
     return config

@@ -61,9 +61,9 @@ def _require_model_dir(path: str, what: str, pth: str, key: str) -> Path:
     try:
         return resolve_model_dir(path)
     except CheckpointError:
-        hint = " (or --config.init.generator=none to train from scratch)" if key == "generator" else ""
+        hint = " (or --config.init.generator=none to train from scratch)" if key == "init.generator" else ""
         raise UserError(
-            f"{Path(path) / 'model.json'}: converted {what} not found (config.init.{key}); convert it first: "
+            f"{Path(path) / 'model.json'}: converted {what} not found (config.{key}); convert it first: "
             f"python -m weights_conversion {pth} {path}{hint}"
         ) from None
 
@@ -132,12 +132,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     # Decide where the weights come from, and check that they exist, before anything is read, written or compiled.
     g_dir = None if resuming or _is_none(init.generator) else init.generator
     if g_dir is not None:
-        g_dir = _require_model_dir(g_dir, "generator", init.generator_pth, "generator")
+        g_dir = _require_model_dir(g_dir, "generator", init.generator_pth, "init.generator")
         _check_hparams(g_dir, kind, mcfg, "model")
-    vgg_dir = _require_model_dir(init.vgg19, "VGG19", init.vgg19_pth, "vgg19") if use_vgg else None
+    vgg_dir = _require_model_dir(init.vgg19, "VGG19", init.vgg19_pth, "init.vgg19") if use_vgg else None
+    if not _is_none(tcfg.lpips):
+        _require_model_dir(tcfg.lpips, "LPIPS", "--kind lpips vgg16-397923af.pth", "train.lpips")
     d_dir = None
     if use_gan and not resuming and not _is_none(init.discriminator):
-        d_dir = _require_model_dir(init.discriminator, "discriminator", "DISCRIMINATOR.pth", "discriminator")
+        d_dir = _require_model_dir(init.discriminator, "discriminator", "DISCRIMINATOR.pth", "init.discriminator")
 
     generator = build_model(kind, mcfg, dtype=dtype)
     pre_upsample = bool(getattr(MODELS[kind], "pre_upsample", False))
@@ -230,11 +232,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")
     recorder = observe.Recorder(workdir, enabled=lead)
     predict = validate.make_predict_fn(generator)
+    lpips_fn = None if _is_none(tcfg.lpips) or val_ds is None else validate.make_lpips_fn(tcfg.lpips)
 
     def run_validation(step: int) -> dict[str, float]:
         scores, triplets = validate.validate(
             predict, train_state.generator_params(state), val_ds, scale, pre_upsample=pre_upsample,
-            limit=config.data.val_images,
+            limit=config.data.val_images, lpips_fn=lpips_fn,
         )  # fmt: skip
         recorder.write(step, "val", scores)
         if lead:
@@ -345,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     from absl import flags
     from ml_collections import config_flags
 
+    from esrgan_jax.compile_cache import enable_compilation_cache
+
     argv, name = _rewrite_config_arg(sys.argv if argv is None else argv)
     if name is None:
         raise UserError("--config: required (a config name such as demo, mse, perceptual, or a path)")
@@ -360,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.argv = saved
     workdir = fv.workdir or os.path.join("runs", name)
+    enable_compilation_cache()  # a second run (or a resume) loads the compiled step instead of rebuilding it
     result = train_and_evaluate(fv.config, workdir)
     print(json.dumps({k: v for k, v in result.items() if k != "table"}))
     return 0

@@ -40,6 +40,17 @@ def make_predict_fn(module: nn.Module) -> Callable[[Any, np.ndarray], np.ndarray
     return lambda params, x: np.asarray(predict(params, jnp.asarray(x, jnp.float32)))
 
 
+def make_lpips_fn(path: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """(sr, hr) uint8 or float [H, W, 3] -> LPIPS (VGG16) with a converted LPIPS model directory at `path`."""
+    from esrgan_jax.checkpoint import load_lpips
+    from esrgan_jax.models.lpips import lpips_distance
+
+    module, lp_params = load_lpips(path)
+    dist = jax.jit(lambda a, b: lpips_distance(module, lp_params, a, b))
+    as_float = lambda a: a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)  # noqa: E731
+    return lambda sr, hr: float(dist(as_float(sr), as_float(hr)))
+
+
 def _rgb(a: np.ndarray) -> np.ndarray:
     """Grayscale images are scored and fed as 3 channels, as the training pipeline does."""
     return np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a[..., :3]
@@ -54,6 +65,7 @@ def validate(
     pre_upsample: bool = False,
     limit: int = 0,
     keep: int = 2,
+    lpips_fn: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> tuple[dict[str, float], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """Mean scores of the generator on (the first `limit` images of) `dataset`.
 
@@ -65,9 +77,10 @@ def validate(
       pre_upsample: feed the bicubic-upsampled LR (SRCNN).
       limit: at most this many images (0 = all).
       keep: how many (lr, sr, hr) triplets to return for the sample grid.
+      lpips_fn: from `make_lpips_fn`, to add "lpips" to the scores.
 
     Returns:
-      ({"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"} averaged over images, triplets).
+      ({"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"[, "lpips"]} averaged over images, triplets).
     """
     n = len(dataset) if limit <= 0 else min(limit, len(dataset))
     rows, triplets = [], []
@@ -76,9 +89,11 @@ def validate(
         lr, hr = _rgb(ex.lr), _rgb(ex.hr)
         sr = predict(params, model_input(lr.astype(np.float32) / 255.0, scale, pre_upsample))
         rows.append(sr_scores(sr, hr, scale))
+        if lpips_fn is not None:
+            rows[-1]["lpips"] = lpips_fn(sr, hr)
         if len(triplets) < keep:
             triplets.append((lr, sr, hr))
-    return {k: float(np.mean([r[k] for r in rows])) for k in SCORE_KEYS}, triplets
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}, triplets
 
 
 def bicubic_scores(dataset: Any, scale: int, limit: int = 0) -> dict[str, float]:
