@@ -198,3 +198,19 @@ def test_sigkill_mid_training_leaves_loadable_checkpoints(assets, tmp_path):
     config.train.steps = last + 1
     result = train.train_and_evaluate(config, wd)
     assert (result["start"], result["step"]) == ("resume", last + 1)
+
+
+@pytest.mark.parametrize(
+    "env, called",
+    [({}, False), ({"SLURM_NTASKS": "1"}, False), ({"SLURM_NTASKS": "4"}, True), ({"OMPI_COMM_WORLD_SIZE": "2"}, True)]
+    + [({"JAX_COORDINATOR_ADDRESS": "host0:1234"}, True)],
+)
+def test_distributed_initialize_only_under_a_cluster_launcher(env, called, monkeypatch):
+    for k in ("JAX_COORDINATOR_ADDRESS", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    calls = []
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: calls.append(1))
+    train.maybe_initialize_distributed()
+    assert calls == ([1] if called else [])
