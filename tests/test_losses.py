@@ -85,6 +85,6 @@ def test_perceptual_loss_matches_torch_vgg19_conv5_4_before_relu():
 
     vgg = VGGFeatures(arch="vgg19", layers=("conv5_4",))
     fn = lambda p, x: losses.perceptual_loss(lambda y: vgg.apply({"params": p}, y), x, hr, {"conv5_4": 1.0})  # noqa: E731
-    value, grad = jax.value_and_grad(fn, argnums=1)(variables["params"], jnp.asarray(sr))
+    value, grad = jax.jit(jax.value_and_grad(fn, argnums=1))(variables["params"], jnp.asarray(sr))  # one compile
     np.testing.assert_allclose(value, expected.item(), rtol=1e-4)
     np.testing.assert_allclose(grad, t_sr.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-3, atol=2e-5)
