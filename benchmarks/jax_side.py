@@ -120,10 +120,15 @@ class Upscale:
 WORKLOADS = {"forward": Forward, "train": TrainStep, "upscale": Upscale}
 
 
-def build(case: Case, weights: str, seed: int, remat: bool) -> Any:
-    """The workload for `case` on the shared weights; `remat` recomputes RRDB activations in the backward pass."""
+def build(case: Case, weights: str, seed: int, remat: bool, dtype: str = "float32") -> Any:
+    """The workload for `case` on the shared weights.
+
+    Args:
+      remat: train with `RRDBNet(remat=True)` (recompute RRDB activations in the backward pass).
+      dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32; for GPUs).
+    """
     hparams, params = load_flax_params(weights)
-    module = RRDBNet(**hparams, remat=remat and case.kind == "train")
+    module = RRDBNet(**hparams, remat=remat and case.kind == "train", dtype=jnp.dtype(dtype))
     return WORKLOADS[case.kind](module, params, case, seed)
 
 

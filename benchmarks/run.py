@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,9 +33,15 @@ class WorkerProcess:
 
     def __init__(self, framework: str, log: Path):
         self.log = log
+        env = dict(os.environ)
+        # PyTorch's OpenMP threads spin-wait between ops by default; when other processes hold a core, that made
+        # its forward 20x slower here (15.8 s vs 0.81 s at load 6 on 2 cores). Passive waiting keeps a shared
+        # machine's numbers meaningful; a user's own OMP_WAIT_POLICY wins.
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.worker", framework],
             cwd=ROOT,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log.open("a"),
@@ -77,11 +84,14 @@ def run_case(case: Case, ctx: dict, work: Path, rounds: int, init: list[float] |
     setups, finishes = {"jax": [], "torch": []}, {"jax": [], "torch": []}
     outputs = {}
     for r in range(case.rounds or rounds):
+        if init is not None:  # in its own process, so init's memory does not count against the case
+            proc = WorkerProcess("jax", work / "jax.log")
+            init.append(proc.request({"op": "init", **ctx})["init_s"])
+            proc.request({"op": "finish", "output": str(work / "init.npy")})
+            proc.close()
         procs = {}
         for fw in ("jax", "torch"):  # set up one after the other: a compile must not compete with the other
             procs[fw] = WorkerProcess(fw, work / f"{fw}.log")
-            if fw == "jax" and init is not None:
-                init.append(procs[fw].request({"op": "init", **ctx})["init_s"])
             setups[fw].append(procs[fw].request({"op": "setup", "case": case.to_dict(), **ctx}))
         for i in range(case.reps):
             for fw in ("jax", "torch") if i % 2 == 0 else ("torch", "jax"):
@@ -109,11 +119,12 @@ def run_benchmark(
     model: dict[str, int] | None = None,
     *,
     rounds: int = 2,
-    remat: bool = True,
+    remat: bool = False,
     cache_dir: str | None = None,
     seed: int = 0,
     progress: bool = True,
     partial_json: str | None = None,
+    dtype: str = "float32",
 ) -> dict:
     """Runs every case in worker subprocesses and returns the result dict (schema in benchmarks/report.py).
 
@@ -125,12 +136,20 @@ def run_benchmark(
       cache_dir: JAX compilation cache folder; default a fresh temporary folder (cold first compile).
       seed: weights and inputs.
       progress: tqdm bar over the rows.
+      dtype: JAX compute dtype ("bfloat16" for GPUs; PyTorch stays float32, so outputs then differ ~1e-2).
       partial_json: rewrite this JSON file after every row, so a long run that is stopped keeps what it measured.
     """
     model = dict(model or FULL_MODEL)
     result = {"schema": report.SCHEMA, "machine": machine.describe(), "model": model}
     result["macs_per_lr_pixel"] = macs = macs_per_lr_pixel(**model)
-    result["settings"] = {"rounds": rounds, "remat": remat, "seed": seed, "cache_dir": cache_dir or "fresh temp"}
+    result["settings"] = {
+        "rounds": rounds,
+        "remat": remat,
+        "seed": seed,
+        "cache_dir": cache_dir or "fresh temp",
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        "jax_dtype": dtype,
+    }
     init: list[float] = []
     rows = []
     with tempfile.TemporaryDirectory(prefix="esrgan-bench-") as tmp:
@@ -141,6 +160,7 @@ def run_benchmark(
             "macs": macs,
             "seed": seed,
             "remat": remat,
+            "dtype": dtype,
             "cache_dir": cache_dir or str(work / "jax-cache"),
         }
         for i, case in enumerate(tqdm(cases, desc="benchmark", unit="case", disable=not progress)):
@@ -162,7 +182,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", metavar="OUT.json", help="also write the full result as JSON")
     p.add_argument("--rounds", type=int, help="fresh worker pairs per case (default 2, --quick 1)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
-    p.add_argument("--no-remat", action="store_true", help="JAX train step without RRDB rematerialisation")
+    p.add_argument("--remat", action="store_true", help="JAX train step with RRDBNet(remat=True) (no-op on XLA:CPU)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="JAX compute dtype")
     p.add_argument("--cache-dir", help="JAX compilation cache folder (default: a fresh temporary one)")
     for name, default in FULL_MODEL.items():
         p.add_argument("--" + name.replace("_", "-"), type=int, default=default, help=f"model {name} ({default})")
@@ -176,7 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = {name: getattr(args, name) for name in FULL_MODEL}
     rounds = args.rounds or (1 if args.quick else 2)
     result = run_benchmark(
-        cases, model, rounds=rounds, remat=not args.no_remat, cache_dir=args.cache_dir, partial_json=args.json
+        cases,
+        model,
+        rounds=rounds,
+        remat=args.remat,
+        cache_dir=args.cache_dir,
+        partial_json=args.json,
+        dtype=args.dtype,
     )
     print(report.header(result))
     print(report.table(result))

@@ -40,7 +40,9 @@ class Worker:
 
     def init(self, req: dict) -> dict:
         from benchmarks.weights import make_weights
+        from esrgan_jax.compile_cache import enable_compilation_cache
 
+        enable_compilation_cache(req.get("cache_dir"))  # the initialisers' small compiles are cached too
         return make_weights(req["weights"], req["model"])
 
     def setup(self, req: dict) -> dict:
@@ -52,7 +54,7 @@ class Worker:
             enable_compilation_cache(req.get("cache_dir"))
             from benchmarks import jax_side as side
 
-            self.workload = side.build(case, req["weights"], req["seed"], req["remat"])
+            self.workload = side.build(case, req["weights"], req["seed"], req["remat"], req.get("dtype", "float32"))
         else:
             from benchmarks import torch_side as side
 
@@ -70,7 +72,8 @@ class Worker:
         return {"s": seconds, "cpu_s": time.process_time() - cpu}
 
     def finish(self, req: dict) -> dict:
-        np.save(req["output"], self.workload.output())
+        if self.workload is not None:  # an init-only worker has no output
+            np.save(req["output"], self.workload.output())
         out = {"peak_rss_mb": peak_rss_mb()}
         if self.framework == "jax":
             from benchmarks.jax_side import device_peak_mb
