@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from esrgan_jax.errors import UserError
+from esrgan_jax.fileio import make_temp_dir
 from esrgan_jax.models import build_model
 
 FORMAT = "esrgan-jax/1"
@@ -48,7 +48,7 @@ def save_model(
     if dst.exists() and not (dst / META_FILE).exists():
         raise CheckpointError(f"{dst}: exists and is not an esrgan-jax model directory; refusing to overwrite it")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
+    tmp = make_temp_dir(dst)
     try:
         tree = jax.tree.map(np.asarray, dict(variables))
         with ocp.StandardCheckpointer() as ckptr:

@@ -18,7 +18,7 @@ import matplotlib.patches as patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from esrgan_jax.report import atomic_write  # noqa: E402
+from esrgan_jax.fileio import atomic_write  # noqa: E402
 
 
 def pick_crop(hr: np.ndarray, scale: int, size: int = 96) -> tuple[int, int, int]:

@@ -11,28 +11,15 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from esrgan_jax.fileio import atomic_write
+
 METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips")
 CSV_FIELDS = ("dataset", "method", "image", *METRICS)
-
-
-def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
-    """Writes `data` to `path` through a temporary file in the same folder and `os.replace`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def summarize(rows: Sequence[dict[str, Any]], scale: int) -> dict[str, Any]:

@@ -8,7 +8,6 @@ temp file in the destination folder, then os.replace, so an existing file is nev
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from esrgan_jax.data import formats
 from esrgan_jax.errors import UserError
+from esrgan_jax.fileio import atomic_output
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -181,12 +181,5 @@ def write_image(
         depth = 8
         a = a[..., :3] if a.shape[-1] == 4 else a
     a = np.ascontiguousarray(_quantise(a, depth))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        formats.encode(tmp, ext, a)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp:
+        formats.encode(str(tmp), ext, a)
