@@ -6,13 +6,15 @@ Command:
 What it shows: the whole loop (data, jit step, checkpoints, metrics.jsonl, TensorBoard, curves.png, export,
 final table against bicubic) without downloads or converted weights. Trains on scikit-image's bundled natural
 colour images (split "train") and evaluates on the held-out ones (split "val": chelsea, coffee), scored as the
-paper tables (PSNR/SSIM on Y, crop 4). Every parameter trains; L1 loss, Adam 5e-4.
-Measured (2 CPU cores, alone): see MEASURED below.
+paper tables (PSNR/SSIM on Y, crop 4). Every parameter trains; L1 loss, Adam 1e-3 halved at 3000 and 3600.
+
+Measured (python -m esrgan_jax.train --config demo, fresh workdir, 2 CPU cores shared with other jobs at load ~3):
+held-out samples (chelsea, coffee), PSNR-Y / SSIM-Y: bicubic 29.38 / 0.7855, demo 30.42 / 0.8208 (+1.04 dB);
+validation at steps 1000/2000/3000/4000: 29.96, 29.04, 30.25, 30.42 dB. Wall time 10.4 min (process CPU time
+14.1 min, so about 7-8 min when the machine is not shared); peak RSS 1.1 GB.
 """
 
 from configs import base
-
-MEASURED = "TBD"
 
 
 def get_config():
@@ -25,11 +27,11 @@ def get_config():
     config.data.lr_patch = 24
     config.data.batch_size = 8
     config.loss.pixel = "l1"
-    config.optim.lr = 5e-4
+    config.optim.lr = 1e-3
     config.optim.b2 = 0.99
-    config.optim.milestones = (1200,)
-    config.train.steps = 1500
+    config.optim.milestones = (3000, 3600)  # 1e-3 is fast but noisy; the halvings settle it
+    config.train.steps = 4000
     config.train.log_every = 25
-    config.train.eval_every = 500
+    config.train.eval_every = 1000
     config.train.save_every = 250
     return config
