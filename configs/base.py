@@ -45,6 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
         augment=True,  # random flips and 90-degree rotations
         resize_mode="crop",  # "crop" random patches, or "fixed" (LR resized to 64x64, HR to 256x256)
         num_workers=0,
+        skip_bad=False,  # leave out unreadable, too-small or wrong-scale images (with a warning) instead of stopping
         val_images=0,  # validate on the first N val images (0 = all)
     )
 

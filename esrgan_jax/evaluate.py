@@ -100,6 +100,7 @@ def evaluate(
     tile: int = 256,
     save_images: bool = True,
     progress: bool = True,
+    skip_bad: bool = False,
 ) -> dict[str, Any]:
     """Runs every method on every data set, scores each image and writes the report files.
 
@@ -113,6 +114,7 @@ def evaluate(
       tile: tile size for network methods (LR pixels; 0 = whole image).
       save_images: write each SR image under images/.
       progress: show a progress bar.
+      skip_bad: leave out unreadable or mismatched images with a warning instead of stopping.
 
     Returns:
       The summary (the content of summary.json).
@@ -122,7 +124,7 @@ def evaluate(
         raise UserError("nothing to evaluate: give at least one --data and one --method")
     if len({m.name for m in specs}) != len(specs):
         raise UserError(f"method names must differ: {', '.join(m.name for m in specs)}")
-    opened = [open_dataset(spec, scale, verbose=progress) for spec in datasets]
+    opened = [open_dataset(spec, scale, verbose=progress, skip_bad=skip_bad) for spec in datasets]
     if len({d.name for d in opened}) != len(opened):
         raise UserError(f"data sets must have different names: {', '.join(d.name for d in opened)}")
     runners = {m.name: load_method(m, scale, tile) for m in specs}
@@ -182,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tile", type=int, default=256, help="tile size in LR pixels for network methods; 0 = no tiling")
     p.add_argument("--no-images", action="store_true", help="do not write the SR images")
+    p.add_argument("--skip-bad", action="store_true", help="leave out unreadable/mismatched images (with a warning)")
     return p
 
 
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         lpips=args.lpips,
         tile=args.tile,
         save_images=not args.no_images,
+        skip_bad=args.skip_bad,
     )
     print(report.summary_markdown(summary))
     print(f"wrote {Path(args.out) / 'summary.json'}, per_image.csv, summary.md, grid_*.png")

@@ -85,8 +85,8 @@ def _load_params(mdir: Path) -> dict[str, Any]:
     return load_variables(mdir)[1]
 
 
-def _open(spec: str, split: str, scale: int):
-    return open_dataset(spec, scale, split=split or None)
+def _open(spec: str, split: str, scale: int, skip_bad: bool):
+    return open_dataset(spec, scale, split=split or None, skip_bad=skip_bad)
 
 
 def _check_finite(step: int, metrics: dict[str, float], manager) -> None:
@@ -166,8 +166,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             f"config.data.batch_size={bs} must be a multiple of the {jax.device_count()} devices and {n_proc} processes"
         )
     local_bs = bs // n_proc
-    train_ds = _open(config.data.train, config.data.train_split, scale)
-    val_ds = None if _is_none(config.data.val) else _open(config.data.val, config.data.val_split, scale)
+    train_ds = _open(config.data.train, config.data.train_split, scale, config.data.skip_bad)
+    val_ds = (
+        None
+        if _is_none(config.data.val)
+        else _open(config.data.val, config.data.val_split, scale, config.data.skip_bad)
+    )
     spe = steps_per_epoch(
         train_ds, local_bs, lr_patch=config.data.lr_patch, resize_mode=config.data.resize_mode, shard_count=n_proc
     )

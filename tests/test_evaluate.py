@@ -171,3 +171,20 @@ def test_cli_errors_are_one_line_with_exit_code_2(toy, tmp_path, capsys, argv, m
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_skip_bad_leaves_out_an_unreadable_image_and_counts_the_rest(toy, tmp_path, capsys):
+    root = toy[0]
+    data = tmp_path / "Mixed"
+    data.mkdir()
+    for name in "ab":
+        (data / f"{name}.png").write_bytes((root / "Toy" / f"{name}.png").read_bytes())
+    (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda: ev.main(["--data", str(data), "--method", "bicubic", "--out", str(tmp_path / "o1")]))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "broken.png" in err and "\n" not in err
+    with pytest.warns(UserWarning, match="broken.png"):
+        summary = ev.evaluate([str(data)], ["bicubic"], tmp_path / "o2", progress=False, skip_bad=True)
+    assert summary["results"]["bicubic"]["Mixed"]["n"] == 2
