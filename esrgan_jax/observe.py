@@ -19,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from esrgan_jax.data.imageio import write_image
+from esrgan_jax.fileio import atomic_output
 
 METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
@@ -101,10 +102,9 @@ def plot_curves(workdir: str | os.PathLike) -> Path:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(workdir) / CURVES_FILE
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_output(out, suffix=".png") as tmp:  # savefig picks the format from the suffix
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, out)
     return out
 
 

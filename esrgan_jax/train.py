@@ -31,6 +31,7 @@ from esrgan_jax.checkpoint import CheckpointError, read_meta, resolve_model_dir,
 from esrgan_jax.data import open_dataset
 from esrgan_jax.data.pipeline import steps_per_epoch, train_batches
 from esrgan_jax.errors import UserError, run_cli
+from esrgan_jax.fileio import atomic_write
 from esrgan_jax.models import MODELS, VGGFeatures, VGGStyleDiscriminator, build_model
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -315,7 +316,7 @@ def _finish(config, workdir, state, kind, hparams, start, step, val_ds, scale, r
         result.update(val=scores, bicubic=bicubic, table=table)
         if lead:
             print(table)
-            (workdir / "eval.md").write_text(table + "\n")
+            atomic_write(workdir / "eval.md", table + "\n")
     elif lead:
         observe.plot_curves(workdir)
     recorder.close()
