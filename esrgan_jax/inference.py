@@ -19,6 +19,7 @@ import numpy as np
 
 from esrgan_jax.checkpoint import load_model
 from esrgan_jax.errors import UserError
+from esrgan_jax.interpolation import blend, check_alpha, check_compatible
 from esrgan_jax.tiling import run_tiled
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -35,11 +36,6 @@ def _load(weights: Any, dtype: Any) -> tuple[nn.Module, dict[str, Any], dict[str
         return module.clone(dtype=dtype), params, meta
     module, variables, meta = load_model(weights, GENERATOR_KINDS, dtype=dtype)
     return module, variables["params"], meta
-
-
-def interpolate_params(params_a: Any, params_b: Any, alpha: float) -> Any:
-    """ESRGAN's network interpolation: `(1 - alpha) * A + alpha * B`, leaf by leaf (same tree structure)."""
-    return jax.tree.map(lambda a, b: (1.0 - alpha) * np.asarray(a) + alpha * np.asarray(b), params_a, params_b)
 
 
 def _quantizer(dtype: np.dtype):
@@ -88,15 +84,10 @@ class Upscaler:
             )
         self.module, params, meta = _load(weights, DTYPES[dtype])
         if weights_b is not None:
-            if not 0.0 <= alpha <= 1.0:
-                raise UserError(f"alpha {alpha}: expected a blend weight in [0, 1]")
+            check_alpha(alpha)
             _, params_b, meta_b = _load(weights_b, DTYPES[dtype])
-            if (meta_b["kind"], meta_b["hparams"]) != (meta["kind"], meta["hparams"]):
-                raise UserError(
-                    f"{weights_b}: a {meta_b['kind']} {meta_b['hparams']} model cannot be interpolated with "
-                    f"{weights}, a {meta['kind']} {meta['hparams']} model (kind and hyper-parameters must match)"
-                )
-            params = interpolate_params(params, params_b, alpha)
+            check_compatible(weights, weights_b, meta, meta_b, params, params_b)
+            params = blend(params, params_b, alpha)
         self.meta = meta
         self.scale = int(self.module.scale)
         self.pre_upsample = bool(getattr(self.module, "pre_upsample", False))

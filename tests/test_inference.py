@@ -165,7 +165,7 @@ def test_interpolation_equals_manual_blend(tmp_path, image):
     assert psnr(blended, by_hand(ma, pa, image)) < 50.0  # the blend really moved away from A
 
     save_model(tmp_path / "c", "rrdbnet", {**HP, "num_feat": 16}, {"params": tiny(num_feat=16)[1]})
-    with pytest.raises(UserError, match=r"c: a rrdbnet .* cannot be interpolated with .*a, a rrdbnet"):
+    with pytest.raises(UserError, match=r"a and .*c differ in hyper-parameter 'num_feat': 8 vs 16"):
         Upscaler(tmp_path / "a", weights_b=tmp_path / "c")
 
 

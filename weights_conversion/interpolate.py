@@ -15,36 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import jax
-import numpy as np
-
 from esrgan_jax.checkpoint import load_variables, save_model
-from esrgan_jax.errors import UserError, run_cli
-
-
-class InterpolationError(UserError):
-    """The two models cannot be blended (different kinds, hyper-parameters or variable shapes), or bad alpha."""
-
-
-def _check_compatible(a: Path, b: Path, meta_a: dict, meta_b: dict, vars_a: dict, vars_b: dict) -> None:
-    if meta_a["kind"] != meta_b["kind"]:
-        raise InterpolationError(f"{a} is a {meta_a['kind']} model but {b} is a {meta_b['kind']} model")
-    ha, hb = meta_a["hparams"], meta_b["hparams"]
-    for key in sorted(set(ha) | set(hb)):
-        if ha.get(key) != hb.get(key):
-            raise InterpolationError(
-                f"{a} and {b} differ in hyper-parameter {key!r}: {ha.get(key)!r} vs {hb.get(key)!r}"
-            )
-    flat_a = {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_flatten_with_path(vars_a)[0]}
-    flat_b = {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_flatten_with_path(vars_b)[0]}
-    if set(flat_a) != set(flat_b):
-        only = sorted(set(flat_a) ^ set(flat_b))[0]
-        raise InterpolationError(f"{a} and {b} hold different variables (e.g. {only})")
-    for key, va in flat_a.items():
-        if np.shape(va) != np.shape(flat_b[key]):
-            raise InterpolationError(
-                f"{a} and {b} differ in the shape of {key}: {np.shape(va)} vs {np.shape(flat_b[key])}"
-            )
+from esrgan_jax.errors import run_cli
+from esrgan_jax.interpolation import blend, check_alpha, check_compatible
 
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, alpha: float, out: str | os.PathLike) -> Path:
@@ -59,17 +32,12 @@ def interpolate(a: str | os.PathLike, b: str | os.PathLike, alpha: float, out: s
     Returns:
       The absolute path of `out`.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise InterpolationError(f"--alpha must be in [0, 1], got {alpha}")
+    check_alpha(alpha)
     a, b = Path(a), Path(b)
     meta_a, vars_a = load_variables(a)
     meta_b, vars_b = load_variables(b)
-    _check_compatible(a, b, meta_a, meta_b, vars_a, vars_b)
-    blended = jax.tree.map(
-        lambda x, y: ((1.0 - alpha) * x.astype(np.float64) + alpha * y.astype(np.float64)).astype(x.dtype),
-        vars_a,
-        vars_b,
-    )
+    check_compatible(a, b, meta_a, meta_b, vars_a, vars_b)
+    blended = blend(vars_a, vars_b, alpha)
     source: dict[str, Any] = {
         "interpolated": {"a": str(a), "b": str(b), "alpha": alpha},
         "a_source": meta_a.get("source", {}),
