@@ -2,7 +2,9 @@
 
 Each workload is built by `build(case, ...)` and then driven by the worker: `first_call()` (compile + run,
 timed), `rep()` (one timed repetition) and `output()` (what is compared with PyTorch). Nothing here assumes a
-CPU: the same code runs on a GPU backend (`pip install -e ".[cuda]"`); timings block on the result.
+CPU: the same code runs on a GPU backend (`pip install -e ".[cuda]"`); timings block on the result. Inputs are
+placed as the library places them (`esrgan_jax.devices.image_sharding`: split by images, else by rows, over one
+CPU device per core), parameters replicated.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from benchmarks.cases import TILE_PAD, Case
 from benchmarks.weights import inputs, load_flax_params
+from esrgan_jax.devices import image_sharding, local_mesh
 from esrgan_jax.models.rrdbnet import RRDBNet
 
 LEARNING_RATE = 1e-4
@@ -25,6 +30,14 @@ LEARNING_RATE = 1e-4
 def trunk_only(params: dict[str, Any]) -> dict[str, str]:
     """Optimizer labels: "train" for the 23-block trunk (`body_*`, 99% of the parameters), "freeze" otherwise."""
     return {name: ("train" if name.startswith("body_") else "freeze") for name in params}
+
+
+def replicated() -> NamedSharding:
+    return NamedSharding(local_mesh(), P())
+
+
+def _place(x: np.ndarray) -> jax.Array:
+    return jax.device_put(x, image_sharding(local_mesh(), x.shape))
 
 
 def _timed(fn) -> tuple[float, Any]:
@@ -37,8 +50,8 @@ class Forward:
     """One jitted network call on a fixed [B, s, s, 3] batch."""
 
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
-        self.params = jax.device_put(params)
-        self.x = jax.device_put(inputs("forward", case.size, case.batch, seed)["lr"])
+        self.params = jax.device_put(params, replicated())
+        self.x = _place(inputs("forward", case.size, case.batch, seed)["lr"])
         self.fn = jax.jit(lambda p, x: module.apply({"params": p}, x))
         self.out = None
 
@@ -64,8 +77,8 @@ class TrainStep:
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
         tx = optax.multi_transform({"train": optax.adam(LEARNING_RATE), "freeze": optax.set_to_zero()}, trunk_only)
         data = inputs("train", case.size, case.batch, seed)
-        self.lr, self.hr = jax.device_put(data["lr"]), jax.device_put(data["hr"])
-        self.params = jax.device_put(params)
+        self.lr, self.hr = _place(data["lr"]), _place(data["hr"])
+        self.params = jax.device_put(params, replicated())
         self.opt_state = tx.init(self.params)
 
         def step(params, opt_state, lr, hr):
@@ -140,4 +153,9 @@ def device_peak_mb() -> float | None:
 
 
 def describe() -> dict[str, str]:
-    return {"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind), "jax": jax.__version__}
+    return {
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0].device_kind),
+        "devices": jax.device_count(),
+        "jax": jax.__version__,
+    }

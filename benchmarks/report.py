@@ -53,8 +53,10 @@ def table(result: dict) -> str:
 def header(result: dict) -> str:
     m = result["machine"]
     v = m["versions"]
+    devices = {str(r["versions"]["jax"].get("devices")) for r in result["rows"]}
     return (
-        f"{m['date_utc']}  {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; jax {v['jax']}, flax {v['flax']}, "
+        f"{m['date_utc']}  {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; jax {v['jax']} "
+        f"on {'/'.join(sorted(devices))} device(s), flax {v['flax']}, "
         f"torch {v['torch']}; load average at start {m['load_average_start']}, at end {m.get('load_average_end')}"
     )
 

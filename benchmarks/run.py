@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from benchmarks import machine, report
 from benchmarks.cases import FULL_MODEL, KINDS, Case, full_cases, macs_per_lr_pixel, quick_cases
+from esrgan_jax.devices import ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,6 +150,8 @@ def run_benchmark(
         "cache_dir": cache_dir or "fresh temp",
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
         "jax_dtype": dtype,
+        # JAX devices per process on a CPU backend (esrgan_jax.devices); "1" is XLA:CPU's single-device default
+        "jax_cpu_devices": os.environ.get(ENV_VAR, "one per core"),
     }
     init: list[float] = []
     rows = []
@@ -184,6 +187,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--remat", action="store_true", help="JAX train step with RRDBNet(remat=True) (no-op on XLA:CPU)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="JAX compute dtype")
+    p.add_argument(
+        "--cpu-devices", type=int, help="JAX CPU devices (default one per core; 1 = XLA:CPU's single-device default)"
+    )
     p.add_argument("--cache-dir", help="JAX compilation cache folder (default: a fresh temporary one)")
     for name, default in FULL_MODEL.items():
         p.add_argument("--" + name.replace("_", "-"), type=int, default=default, help=f"model {name} ({default})")
@@ -192,6 +198,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.cpu_devices:
+        os.environ[ENV_VAR] = str(args.cpu_devices)  # read by each JAX worker (benchmarks/worker.py)
     kinds = set(args.kinds.split(","))
     cases = [c for c in (quick_cases() if args.quick else full_cases()) if c.kind in kinds]
     model = {name: getattr(args, name) for name in FULL_MODEL}

@@ -84,6 +84,10 @@ class Worker:
 
 def main() -> int:
     framework = sys.argv[1]
+    if framework == "jax":
+        from esrgan_jax.devices import use_cpu_cores
+
+        use_cpu_cores()  # as the CLIs do: one CPU device per core ($ESRGAN_JAX_CPU_DEVICES=1: a single device)
     # Replies go to the real stdout; anything the libraries print goes to stderr instead of corrupting them.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr

@@ -191,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parses flags, runs `evaluate` and prints the Markdown table."""
     args = build_parser().parse_args(argv)
+    from esrgan_jax.compile_cache import enable_compilation_cache
+    from esrgan_jax.devices import use_cpu_cores
+
+    use_cpu_cores()  # before anything starts JAX's backends: one CPU device per core
+    enable_compilation_cache()  # the next run loads the compiled network instead of rebuilding it
     summary = evaluate(
         args.data,
         args.method,

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from esrgan_jax import checkpointing, observe, optim, train_state, train_steps, validate
+from esrgan_jax import checkpointing, devices, observe, optim, train_state, train_steps, validate
 from esrgan_jax.checkpoint import CheckpointError, read_meta, resolve_model_dir, save_model
 from esrgan_jax.data import open_dataset
 from esrgan_jax.data.pipeline import steps_per_epoch, train_batches
@@ -160,9 +160,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         vgg = VGGFeatures(arch="vgg19", layers=(loss.perceptual_layer,), dtype=dtype)
 
     # Data: every process reads its own shard; the global batch is split over processes, then devices.
-    mesh = train_steps.make_mesh()
     n_proc, bs = jax.process_count(), config.data.batch_size
-    if bs % jax.device_count() or bs % n_proc:
+    mesh = train_steps.make_mesh()
+    # One process splits any batch (by images, else by rows: train_steps.put_batch); several split by images.
+    if n_proc > 1 and (bs % jax.device_count() or bs % n_proc):
         raise UserError(
             f"config.data.batch_size={bs} must be a multiple of the {jax.device_count()} devices and {n_proc} processes"
         )
@@ -264,7 +265,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         shard_index=jax.process_index(),
         shard_count=n_proc,
     )
-    say(f"training {total} steps ({spe} per epoch, global batch {bs} on {jax.device_count()} device(s)) in {workdir}")
+    say(f"training {total} steps ({spe} per epoch, global batch {bs} on {mesh.devices.size} device(s)) in {workdir}")
     bar = observe.progress_bar(total, step, enabled=lead)
     sums: dict[str, float] = {}
     try:
@@ -355,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from esrgan_jax.compile_cache import enable_compilation_cache
 
+    devices.use_cpu_cores()  # before anything starts JAX's backends
     argv, name = _rewrite_config_arg(sys.argv if argv is None else argv)
     if name is None:
         raise UserError("--config: required (a config name such as demo, mse, perceptual, or a path)")

@@ -6,8 +6,9 @@ fake. D runs in train mode for every forward, including those inside the G loss,
 statistics and updates its running statistics five times per step, in BasicSR's order: real, fake (G step),
 fake, real, fake (D step).
 
-Data parallelism: the batch is sharded over a 1-D `data` mesh axis and the state is replicated; XLA inserts the
-gradient all-reduce, and BatchNorm statistics are computed over the global batch as on one device.
+Data parallelism: the batch is sharded over a 1-D `data` mesh axis (by images, or by rows when the batch is
+smaller than the device count) and the state is replicated; XLA inserts the gradient all-reduce (and the
+convolutions' halo exchange), and BatchNorm statistics are computed over the global batch as on one device.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from esrgan_jax import losses
+from esrgan_jax.devices import AXIS, image_sharding
 from esrgan_jax.train_state import TrainState
 
-DATA_AXIS = "data"
+DATA_AXIS = AXIS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,12 +148,13 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
 def compile_train_step(cfg: StepConfig, mesh: Mesh) -> Callable[[TrainState, dict, Any], tuple[TrainState, dict]]:
     """`train_step` jitted with explicit shardings, donating the state (argument 0).
 
-    The compiled step is reused for every step: all inputs keep their shapes and dtypes, so it compiles once.
+    The compiled step is reused for every step: all inputs keep their shapes, dtypes and shardings (`put_batch`),
+    so it compiles once. The batch's sharding is taken from the arrays themselves.
     """
     repl = replicated(mesh)
     return jax.jit(
         lambda state, batch, vgg_params: train_step(cfg, state, batch, vgg_params),
-        in_shardings=(repl, batch_sharding(mesh), repl),
+        in_shardings=(repl, None, repl),
         out_shardings=(repl, repl),
         donate_argnums=0,
     )
@@ -163,6 +166,13 @@ def put_replicated(tree: Any, mesh: Mesh) -> Any:
 
 
 def put_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Assembles this process's slice of the global batch into a batch-sharded global array per key."""
+    """Places a batch on `mesh`: this process's slice of the global batch, as one global array per key.
+
+    One process: each array is split by images when the device count divides the batch, else by rows (a batch
+    of 1 still uses every core of a CPU; esrgan_jax.devices). Several processes: split by images only, so each
+    process contributes exactly its own images.
+    """
+    if jax.process_count() == 1:
+        return {k: jax.device_put(np.asarray(v), image_sharding(mesh, np.shape(v))) for k, v in batch.items()}
     sharding = batch_sharding(mesh)
     return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}

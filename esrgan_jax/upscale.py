@@ -154,6 +154,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parses flags, upscales, prints the summary line; returns 2 if any input failed."""
     args = parse_args(argv)
+    from esrgan_jax.compile_cache import enable_compilation_cache
+    from esrgan_jax.devices import use_cpu_cores
+
+    use_cpu_cores()  # before anything starts JAX's backends: one CPU device per core
+    enable_compilation_cache()  # the next run loads the compiled network instead of rebuilding it
     if args.outscale is not None and args.outscale <= 0:
         raise UserError(f"--outscale {args.outscale}: expected a positive factor")
     upscaler = Upscaler(

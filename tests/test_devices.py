@@ -1,0 +1,112 @@
+"""Tests for esrgan_jax.devices: CPU cores as JAX devices, and that sharded inference equals one device."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+
+from esrgan_jax import devices
+
+REPO = Path(__file__).resolve().parents[1]
+
+TWO_DEVICES = textwrap.dedent(
+    """
+    import json, jax, numpy as np
+    from esrgan_jax import devices
+    assert devices.use_cpu_cores() == 2
+    assert devices.use_cpu_cores() is None  # backends not started yet, but the count is now the user's
+    from esrgan_jax.inference import Upscaler
+    from esrgan_jax.models import RRDBNet
+    g = RRDBNet(num_feat=8, num_block=1, num_grow_ch=8)
+    params = g.init_params(jax.random.PRNGKey(0))
+    image = np.random.default_rng(0).random((40, 36, 3), np.float32)
+    reference = np.asarray(jax.jit(g.apply)({"params": params}, image[None]))[0]
+    mesh = devices.local_mesh()
+    specs = {str(s): tuple(devices.image_sharding(mesh, s).spec) for s in [(2, 16, 16, 3), (1, 16, 16, 3),
+                                                                          (1, 15, 16, 3), (1, 8, 16, 3)]}
+    out = {}
+    for tile, pad in ((0, 0), (16, 8)):
+        up = Upscaler((g, params), tile=tile, tile_pad=pad, tile_batch=1)
+        sr = up.upscale(image)
+        out[f"{tile}"] = float(np.abs(sr - np.clip(reference, 0, 1)).max())
+    print(json.dumps({"n": jax.device_count(), "specs": specs, "diff": out}))
+    """
+)
+
+
+TRAIN_ROWS = textwrap.dedent(
+    """
+    import jax, numpy as np, optax
+    from esrgan_jax import devices
+    devices.use_cpu_cores(2)
+    from esrgan_jax import train_state, train_steps
+    from esrgan_jax.models import RRDBNet
+    g = RRDBNet(num_feat=8, num_block=1, num_grow_ch=8)
+    params = g.init_params(jax.random.PRNGKey(0))
+    cfg = train_steps.StepConfig(generator=g, g_tx=optax.sgd(0.1), pixel_loss="mse")
+    rng = np.random.default_rng(0)
+    batch = {"lr": rng.random((1, 16, 16, 3), np.float32), "hr": rng.random((1, 64, 64, 3), np.float32)}
+    out = []
+    for mesh_devices in (jax.devices(), jax.devices()[:1]):
+        mesh = train_steps.make_mesh(mesh_devices)
+        placed = train_steps.put_batch(batch, mesh)
+        step = train_steps.compile_train_step(cfg, mesh)
+        state = train_steps.put_replicated(train_state.create_train_state(params, cfg.g_tx), mesh)
+        for _ in range(2):
+            state, metrics = step(state, placed, {})
+        out.append((jax.device_get(state.g_params), float(metrics["l_g_pix"])))
+        print(len(mesh_devices), [s.data.shape for s in placed["lr"].addressable_shards], step._cache_size())
+    diff = max(jax.tree.leaves(jax.tree.map(lambda a, b: float(np.abs(a - b).max()), out[0][0], out[1][0])))
+    print(diff, out[0][1], out[1][1])
+    """
+)
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "ESRGAN_JAX_CPU_DEVICES")}
+    full_env.update(env, JAX_PLATFORMS="cpu")
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=full_env, capture_output=True, text=True)
+
+
+def test_two_cpu_devices_shard_rows_and_images_and_match_one_device():
+    proc = _run(TWO_DEVICES, ESRGAN_JAX_CPU_DEVICES="2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.splitlines()[-1])
+    assert got["n"] == 2
+    assert got["specs"] == {
+        "(2, 16, 16, 3)": ["data"],  # two images: one per device
+        "(1, 16, 16, 3)": [None, "data"],  # one image: rows split
+        "(1, 15, 16, 3)": [],  # odd rows: replicated
+        "(1, 8, 16, 3)": [],  # 4-row slabs would be mostly halo: replicated
+    }
+    # whole image (40 rows split 20/20) and 16-pixel tiles (32-row windows split 16/16) equal the unsharded net
+    assert got["diff"]["0"] < 1e-5 and got["diff"]["16"] < 1e-5, got["diff"]
+
+
+def test_batch_of_one_trains_split_by_rows_and_equals_one_device():
+    proc = _run(TRAIN_ROWS)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two, one, result = proc.stdout.splitlines()[-3:]
+    assert two == "2 [(1, 8, 16, 3), (1, 8, 16, 3)] 1"  # 8 rows per device, compiled once for two steps
+    assert one == "1 [(1, 16, 16, 3)] 1"
+    diff, loss_two, loss_one = map(float, result.split())
+    assert diff < 1e-6 and abs(loss_two - loss_one) < 1e-7 * loss_one, result
+
+
+def test_env_var_is_validated_and_user_settings_win():
+    bad = _run("from esrgan_jax.devices import use_cpu_cores; use_cpu_cores()", ESRGAN_JAX_CPU_DEVICES="two")
+    assert bad.returncode != 0
+    assert "ValueError: $ESRGAN_JAX_CPU_DEVICES='two': expected a whole number >= 1" in bad.stderr
+    code = "import jax; from esrgan_jax.devices import use_cpu_cores; print(use_cpu_cores(), jax.device_count())"
+    assert _run(code, XLA_FLAGS="--xla_force_host_platform_device_count=3").stdout.split() == ["None", "3"]
+    assert _run(code, ESRGAN_JAX_CPU_DEVICES="3").stdout.split() == ["3", "3"]
+
+
+def test_in_a_running_process_the_count_is_left_alone():
+    jax.devices()  # this test process's backends are up (one device: tests/conftest.py)
+    assert devices.use_cpu_cores(4) is None
+    assert jax.device_count() == 1
