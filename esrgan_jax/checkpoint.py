@@ -51,7 +51,11 @@ def save_model(
     tmp = make_temp_dir(dst)
     try:
         tree = jax.tree.map(np.asarray, dict(variables))
-        with ocp.StandardCheckpointer() as ckptr:
+        # Host numpy arrays, written by the calling process alone: in a multi-process run only process 0
+        # exports, and orbax's default would wait at a barrier for the others.
+        me = jax.process_index()
+        solo = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+        with ocp.StandardCheckpointer(multiprocessing_options=solo) as ckptr:
             ckptr.save(tmp / VARIABLES_DIR, tree)
         meta = {"format": FORMAT, "kind": kind, "hparams": hparams, "collections": sorted(tree), "source": source or {}}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

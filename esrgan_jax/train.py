@@ -46,11 +46,23 @@ class NonFiniteLossError(UserError):
 
 
 def maybe_initialize_distributed() -> None:
-    """Calls `jax.distributed.initialize()` when a multi-process cluster launcher's environment is present."""
+    """Calls `jax.distributed.initialize()` when a multi-process cluster launcher's environment is present.
+
+    SLURM and Open MPI are detected by JAX itself. Any other launcher sets JAX_COORDINATOR_ADDRESS plus
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID, which JAX does not read on its own, so they are passed explicitly.
+    """
     env = os.environ
     multi = "JAX_COORDINATOR_ADDRESS" in env or any(int(env.get(k, "1") or 1) > 1 for k in _CLUSTER_ENV[1:])
-    if multi and not jax.distributed.is_initialized():
+    if not multi or jax.distributed.is_initialized():
+        return
+    given = {k: env[k] for k in ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID") if k in env}
+    if not given:
         jax.distributed.initialize()
+        return
+    if len(given) < 2 or not all(v.isdigit() for v in given.values()):
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        raise UserError(f"{shown}: set both JAX_NUM_PROCESSES and JAX_PROCESS_ID to whole numbers (or neither)")
+    jax.distributed.initialize(num_processes=int(given["JAX_NUM_PROCESSES"]), process_id=int(given["JAX_PROCESS_ID"]))
 
 
 def _is_none(value: str) -> bool:

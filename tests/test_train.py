@@ -202,15 +202,32 @@ def test_sigkill_mid_training_leaves_loadable_checkpoints(assets, tmp_path):
 
 @pytest.mark.parametrize(
     "env, called",
-    [({}, False), ({"SLURM_NTASKS": "1"}, False), ({"SLURM_NTASKS": "4"}, True), ({"OMPI_COMM_WORLD_SIZE": "2"}, True)]
-    + [({"JAX_COORDINATOR_ADDRESS": "host0:1234"}, True)],
+    [({}, None), ({"SLURM_NTASKS": "1"}, None), ({"SLURM_NTASKS": "4"}, {}), ({"OMPI_COMM_WORLD_SIZE": "2"}, {})]
+    + [({"JAX_COORDINATOR_ADDRESS": "host0:1234"}, {})]
+    + [
+        (
+            {"JAX_COORDINATOR_ADDRESS": "host0:1234", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"},
+            {"num_processes": 2, "process_id": 1},
+        )
+    ],
 )
 def test_distributed_initialize_only_under_a_cluster_launcher(env, called, monkeypatch):
-    for k in ("JAX_COORDINATOR_ADDRESS", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE"):
+    for k in ("JAX_COORDINATOR_ADDRESS", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     calls = []
-    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(jax.distributed, "initialize", lambda **kwargs: calls.append(kwargs))
     train.maybe_initialize_distributed()
-    assert calls == ([1] if called else [])
+    assert calls == ([] if called is None else [called])
+
+
+def test_distributed_env_must_be_complete(monkeypatch):
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "host0:1234")
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+    monkeypatch.delenv("JAX_PROCESS_ID", raising=False)
+    with pytest.raises(train.UserError) as e:
+        train.maybe_initialize_distributed()
+    assert str(e.value) == (
+        "JAX_NUM_PROCESSES='2': set both JAX_NUM_PROCESSES and JAX_PROCESS_ID to whole numbers (or neither)"
+    )
