@@ -22,6 +22,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from esrgan_jax.errors import UserError
+
 ENV_VAR = "ESRGAN_JAX_CPU_DEVICES"
 AXIS = "data"
 
@@ -45,7 +47,7 @@ def use_cpu_cores(count: int | None = None) -> int | None:
     if count is None:
         env = os.environ.get(ENV_VAR, "").strip()
         if env and not (env.isdigit() and int(env) >= 1):
-            raise ValueError(f"${ENV_VAR}={env!r}: expected a whole number >= 1")
+            raise UserError(f"${ENV_VAR}={env!r}: expected a whole number >= 1")
         count = int(env) if env else cpu_core_count()
     try:
         jax.config.update("jax_num_cpu_devices", int(count))

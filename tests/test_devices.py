@@ -100,7 +100,7 @@ def test_batch_of_one_trains_split_by_rows_and_equals_one_device():
 def test_env_var_is_validated_and_user_settings_win():
     bad = _run("from esrgan_jax.devices import use_cpu_cores; use_cpu_cores()", ESRGAN_JAX_CPU_DEVICES="two")
     assert bad.returncode != 0
-    assert "ValueError: $ESRGAN_JAX_CPU_DEVICES='two': expected a whole number >= 1" in bad.stderr
+    assert "UserError: $ESRGAN_JAX_CPU_DEVICES='two': expected a whole number >= 1" in bad.stderr
     code = "import jax; from esrgan_jax.devices import use_cpu_cores; print(use_cpu_cores(), jax.device_count())"
     assert _run(code, XLA_FLAGS="--xla_force_host_platform_device_count=3").stdout.split() == ["None", "3"]
     assert _run(code, ESRGAN_JAX_CPU_DEVICES="3").stdout.split() == ["3", "3"]
