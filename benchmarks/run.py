@@ -32,13 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 class WorkerProcess:
     """One `benchmarks.worker` subprocess; `request` sends a JSON line and returns the reply."""
 
-    def __init__(self, framework: str, log: Path):
+    def __init__(self, framework: str, log: Path, omp_wait_policy: str | None = None):
         self.log = log
         env = dict(os.environ)
-        # PyTorch's OpenMP threads spin-wait between ops by default; when other processes hold a core, that made
-        # its forward 20x slower here (15.8 s vs 0.81 s at load 6 on 2 cores). Passive waiting keeps a shared
-        # machine's numbers meaningful; a user's own OMP_WAIT_POLICY wins.
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # PyTorch's OpenMP threads spin-wait between ops by default: fastest on an idle machine, but when other
+        # processes hold a core it made its forward 20x slower here (15.8 s vs 0.81 s at load 6 on 2 cores).
+        # On a shared machine pass --omp-wait-policy passive; on an idle one PASSIVE costs PyTorch ~40%.
+        if omp_wait_policy:
+            env["OMP_WAIT_POLICY"] = omp_wait_policy.upper()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.worker", framework],
             cwd=ROOT,
@@ -86,13 +87,13 @@ def run_case(case: Case, ctx: dict, work: Path, rounds: int, init: list[float] |
     outputs = {}
     for r in range(case.rounds or rounds):
         if init is not None:  # in its own process, so init's memory does not count against the case
-            proc = WorkerProcess("jax", work / "jax.log")
+            proc = WorkerProcess("jax", work / "jax.log", ctx["omp_wait_policy"])
             init.append(proc.request({"op": "init", **ctx})["init_s"])
             proc.request({"op": "finish", "output": str(work / "init.npy")})
             proc.close()
         procs = {}
         for fw in ("jax", "torch"):  # set up one after the other: a compile must not compete with the other
-            procs[fw] = WorkerProcess(fw, work / f"{fw}.log")
+            procs[fw] = WorkerProcess(fw, work / f"{fw}.log", ctx["omp_wait_policy"])
             setups[fw].append(procs[fw].request({"op": "setup", "case": case.to_dict(), **ctx}))
         for i in range(case.reps):
             for fw in ("jax", "torch") if i % 2 == 0 else ("torch", "jax"):
@@ -126,6 +127,7 @@ def run_benchmark(
     progress: bool = True,
     partial_json: str | None = None,
     dtype: str = "float32",
+    omp_wait_policy: str | None = None,
 ) -> dict:
     """Runs every case in worker subprocesses and returns the result dict (schema in benchmarks/report.py).
 
@@ -139,6 +141,7 @@ def run_benchmark(
       progress: tqdm bar over the rows.
       dtype: JAX compute dtype ("bfloat16" for GPUs; PyTorch stays float32, so outputs then differ ~1e-2).
       partial_json: rewrite this JSON file after every row, so a long run that is stopped keeps what it measured.
+      omp_wait_policy: OMP_WAIT_POLICY for the workers ("passive" on a shared machine); None = inherit.
     """
     model = dict(model or FULL_MODEL)
     result = {"schema": report.SCHEMA, "machine": machine.describe(), "model": model}
@@ -148,7 +151,7 @@ def run_benchmark(
         "remat": remat,
         "seed": seed,
         "cache_dir": cache_dir or "fresh temp",
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        "omp_wait_policy": (omp_wait_policy or os.environ.get("OMP_WAIT_POLICY") or "OpenMP default").upper(),
         "jax_dtype": dtype,
         # JAX devices per process on a CPU backend (esrgan_jax.devices); "1" is XLA:CPU's single-device default
         "jax_cpu_devices": os.environ.get(ENV_VAR, "one per core"),
@@ -164,6 +167,7 @@ def run_benchmark(
             "seed": seed,
             "remat": remat,
             "dtype": dtype,
+            "omp_wait_policy": omp_wait_policy,
             "cache_dir": cache_dir or str(work / "jax-cache"),
         }
         for i, case in enumerate(tqdm(cases, desc="benchmark", unit="case", disable=not progress)):
@@ -187,6 +191,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--remat", action="store_true", help="JAX train step with RRDBNet(remat=True) (no-op on XLA:CPU)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="JAX compute dtype")
+    p.add_argument(
+        "--omp-wait-policy",
+        choices=["passive", "active"],
+        help="OMP_WAIT_POLICY for both workers (default: inherited); passive on a machine shared with other jobs",
+    )
     p.add_argument(
         "--cpu-devices", type=int, help="JAX CPU devices (default one per core; 1 = XLA:CPU's single-device default)"
     )
@@ -212,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache_dir=args.cache_dir,
         partial_json=args.json,
         dtype=args.dtype,
+        omp_wait_policy=args.omp_wait_policy,
     )
     print(report.header(result))
     print(report.table(result))
