@@ -4,7 +4,8 @@ The network always sees float32 RGB in [0, 1], in fixed-shape tiles (see `esrgan
 serves every image. Around it: grayscale is run as 3-channel gray and reduced back (BT.601 weights, as
 Real-ESRGAN's cv2 round trip does); an alpha channel is upscaled by the model the same way or by bicubic and
 re-attached; uint8/uint16/float come back as the same kind; SRCNN-style models get their bicubic pre-upsampling;
-two checkpoints can be blended on the fly (ESRGAN's network interpolation).
+a one-channel (luminance) model sees the Y of a colour image, whose Cb/Cr are upscaled by bicubic; two
+checkpoints can be blended on the fly (ESRGAN's network interpolation).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.checkpoint import load_model
+from esrgan_jax.color import input_channels, upscale_luma
 from esrgan_jax.devices import image_sharding, local_mesh
 from esrgan_jax.errors import UserError
 from esrgan_jax.interpolation import blend, check_alpha, check_compatible
@@ -94,7 +96,7 @@ class Upscaler:
         self.meta = meta
         self.scale = int(self.module.scale)
         self.pre_upsample = bool(getattr(self.module, "pre_upsample", False))
-        self.channels = int(getattr(self.module, "num_in_ch", getattr(self.module, "num_channels", 3)))
+        self.channels = input_channels(self.module)
         self.tile, self.tile_pad = tile, tile_pad
         self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
         self.alpha_upsampler = alpha_upsampler
@@ -137,8 +139,8 @@ class Upscaler:
             return self._run(image, quant, progress)
         if c == 1:  # gray through an RGB model: replicate, then reduce back like Real-ESRGAN
             return self._run(np.repeat(image, 3, -1), lambda y: quant(np.clip(y, 0, 1) @ _GRAY[:, None]), progress)
-        # RGB through a one-channel model: each channel on its own
-        return np.concatenate([self._run(image[..., i : i + 1], quant, progress) for i in range(c)], -1)
+        # RGB through a one-channel (luminance) model, as SRCNN was published: Y through the net, CbCr bicubic
+        return quant(upscale_luma(lambda y: self._run(y, lambda v: v, progress), image, self.scale))
 
     def upscale(self, image: np.ndarray, *, outscale: float | None = None, progress: bool = False) -> np.ndarray:
         """Upscales one image by the model's scale (or by `outscale`).

@@ -28,6 +28,7 @@ import numpy as np
 
 from esrgan_jax import checkpointing, devices, observe, optim, train_state, train_steps, validate
 from esrgan_jax.checkpoint import CheckpointError, read_meta, resolve_model_dir, save_model
+from esrgan_jax.color import input_channels, rgb_to_ycbcr
 from esrgan_jax.data import open_dataset
 from esrgan_jax.data.pipeline import steps_per_epoch, train_batches
 from esrgan_jax.errors import UserError, run_cli
@@ -156,6 +157,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     generator = build_model(kind, mcfg, dtype=dtype)
     pre_upsample = bool(getattr(MODELS[kind], "pre_upsample", False))
+    luma = input_channels(generator) == 1
     scale = int(mcfg.get("scale", config.data.scale))
     if scale != config.data.scale:
         raise UserError(f"config.model.scale={scale} but config.data.scale={config.data.scale}; make them agree")
@@ -254,7 +256,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     def run_validation(step: int) -> dict[str, float]:
         scores, triplets = validate.validate(
-            predict, train_state.generator_params(state), val_ds, scale, pre_upsample=pre_upsample,
+            predict, train_state.generator_params(state), val_ds, scale, pre_upsample=pre_upsample, luma=luma,
             limit=config.data.val_images, lpips_fn=lpips_fn,
         )  # fmt: skip
         recorder.write(step, "val", scores)
@@ -283,6 +285,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     try:
         while step < total:
             batch = next(batches)
+            if luma:  # a one-channel generator learns the Y of the RGB patches (SRCNN's own setting)
+                batch = {k: rgb_to_ycbcr(v)[..., :1] for k, v in batch.items()}
             if pre_upsample:
                 batch = dict(batch, lr=validate.model_input(batch["lr"], scale, True))
             state, metrics = step_fn(state, train_steps.put_batch(batch, mesh), vgg_params)

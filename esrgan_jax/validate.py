@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from esrgan_jax.color import upscale_luma
 from esrgan_jax.data.resize import bicubic_upscale
 from esrgan_jax.metrics import sr_scores
 
@@ -63,6 +64,7 @@ def validate(
     scale: int,
     *,
     pre_upsample: bool = False,
+    luma: bool = False,
     limit: int = 0,
     keep: int = 2,
     lpips_fn: Callable[[np.ndarray, np.ndarray], float] | None = None,
@@ -75,6 +77,7 @@ def validate(
       dataset: a PairedDataset (examples with uint8 `lr` [h, w, C] and `hr` [h*s, w*s, C]).
       scale: the SR factor.
       pre_upsample: feed the bicubic-upsampled LR (SRCNN).
+      luma: the generator takes one channel: run it on Y (esrgan_jax.color.upscale_luma).
       limit: at most this many images (0 = all).
       keep: how many (lr, sr, hr) triplets to return for the sample grid.
       lpips_fn: from `make_lpips_fn`, to add "lpips" to the scores.
@@ -87,7 +90,11 @@ def validate(
     for i in range(n):
         ex = dataset[i]
         lr, hr = _rgb(ex.lr), _rgb(ex.hr)
-        sr = predict(params, model_input(lr.astype(np.float32) / 255.0, scale, pre_upsample))
+        x = lr.astype(np.float32) / 255.0
+        if luma:  # a Y-only model (SRCNN as published): Y through it, Cb/Cr by bicubic
+            sr = np.clip(upscale_luma(lambda y: predict(params, model_input(y, scale, pre_upsample)), x, scale), 0, 1)
+        else:
+            sr = predict(params, model_input(x, scale, pre_upsample))
         rows.append(sr_scores(sr, hr, scale))
         if lpips_fn is not None:
             rows[-1]["lpips"] = lpips_fn(sr, hr)

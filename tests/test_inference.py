@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from esrgan_jax.checkpoint import save_model
+from esrgan_jax.color import rgb_to_ycbcr, ycbcr_to_rgb
 from esrgan_jax.data.resize import imresize
 from esrgan_jax.errors import UserError
 from esrgan_jax.inference import Upscaler
@@ -153,6 +154,22 @@ def test_srcnn_upsamples_with_bicubic_first(tmp_path, image):
     assert out.shape == (135, 114, 3)
     ref = by_hand(module, params, imresize(image, 3))
     assert psnr(out, ref) >= 50.0
+
+
+def test_one_channel_srcnn_sees_luma_and_chroma_is_bicubic(tmp_path, image):
+    module = SRCNN(num_channels=1, scale=2, filters=(8, 4), kernels=(5, 3, 3))
+    params = random_params(module, 2, np.zeros((1, 8, 8, 1), np.float32))
+    hp = dict(num_channels=1, scale=2, filters=[8, 4], kernels=[5, 3, 3])
+    save_model(tmp_path / "srcnn_y", "srcnn", hp, {"params": params})
+    out = Upscaler(tmp_path / "srcnn_y", tile=32).upscale(image)
+    ycc = rgb_to_ycbcr(image)
+    y = np.asarray(jax.jit(module.apply)({"params": params}, imresize(ycc[..., :1], 2.0)[None]))[0]
+    ref = np.clip(ycbcr_to_rgb(np.concatenate([y, imresize(ycc[..., 1:], 2.0)], -1)), 0, 1)
+    assert out.shape == (90, 76, 3)
+    assert psnr(out, ref) >= 50.0
+    # a gray image goes straight through the one-channel model
+    gray = Upscaler(tmp_path / "srcnn_y", tile=32).upscale(image[..., 0])
+    assert gray.shape == (90, 76) and psnr(gray, by_hand(module, params, imresize(image[..., :1], 2.0))[..., 0]) >= 50
 
 
 def test_interpolation_equals_manual_blend(tmp_path, image):

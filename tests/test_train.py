@@ -102,6 +102,16 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
         assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"} <= set(rows[0])
 
 
+def test_one_channel_srcnn_trains_on_luma_and_scores_rgb(assets, tmp_path):
+    config = tiny("srcnn", assets)
+    config.model.num_channels = 1
+    result = train.train_and_evaluate(config, tmp_path)
+    module, params = load_generator(tmp_path)
+    assert module.num_channels == 1 and params["conv1"]["kernel"].shape[2] == 1  # learned from Y patches
+    # validation scores colour output (Y through the net, CbCr bicubic): RGB PSNR is finite and close to Y's
+    assert np.isfinite(result["val"]["psnr_rgb"]) and abs(result["val"]["psnr_rgb"] - result["val"]["psnr_y"]) < 6
+
+
 def test_resume_is_exact(assets, tmp_path, capsys):
     straight = train.train_and_evaluate(tiny("mse", assets, steps=4), tmp_path / "a")
     train.train_and_evaluate(tiny("mse", assets, steps=2), tmp_path / "b")
