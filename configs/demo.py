@@ -8,13 +8,12 @@ final table against bicubic) without downloads or converted weights. Trains on s
 colour images (split "train") and evaluates on the held-out ones (split "val": chelsea, coffee), scored as the
 paper tables (PSNR/SSIM on Y, crop 4). Every parameter trains; L1 loss, Adam 1e-3 halved at 3000 and 3600.
 
-Measured (python -m esrgan_jax.train --config demo, fresh workdir and compilation cache, 2 CPU cores):
-held-out samples (chelsea, coffee), PSNR-Y / SSIM-Y: bicubic 29.38 / 0.7855, demo 30.42 / 0.8208 (+1.04 dB),
-reproduced bit-for-bit in two runs; validation at steps 1000/2000/3000/4000: 29.96, 29.04, 30.25, 30.42 dB.
-About 6.7 steps/s on an idle machine: the 4000 steps alone take ~10 min, the whole run 10.4 min (load ~3) to
-11.8 min (a test suite started at minute 5); peak RSS 1.2 GB. Over the 10-minute budget: the shorter variant
-`--config.train.steps=3600 --config.optim.milestones="(2700, 3240)"` took 9.2 min alone but reached
-+0.99 dB (30.37). Making XLA:CPU use both cores (benchmarks/RESULTS.md) is the way to fit both.
+Measured 2026-11-25 on an idle 2-core machine (python -m esrgan_jax.train --config demo, fresh workdir and
+compilation cache, one JAX CPU device per core as the CLI sets up): 9 min 03 s wall in all, 7.4 steps/s, peak
+RSS 1.28 GB. Held-out samples (chelsea, coffee), PSNR-Y / SSIM-Y: bicubic 29.38 / 0.7855, demo 30.44 / 0.8200
+(+1.06 dB); validation at steps 1000/2000/3000/4000: 29.86, 29.75, 30.21, 30.44 dB.
+Before the CPU was split into one device per core (ESRGAN_JAX_CPU_DEVICES=1): 6.7-7.0 steps/s, 10.4-10.5 min,
+30.42 dB (+1.04, bit-identical in two runs); a 400-step A/B in one sitting gave 6.97 vs 7.56 steps/s.
 """
 
 from configs import base
