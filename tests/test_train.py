@@ -89,8 +89,8 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
     assert checkpointing.has_checkpoint(tmp_path)
     module, params = load_generator(tmp_path)  # the workdir itself resolves to WORKDIR/export
     lr = np.zeros((1, 16, 16, 3), np.float32)
-    x = np.zeros((1, 64, 64, 3), np.float32) if name == "srcnn" else lr
-    assert module.apply({"params": params}, x).shape == (1, 64, 64, 3)
+    x = np.zeros((1, 64, 64, 1), np.float32) if name == "srcnn" else lr  # srcnn: Y only, bicubic-upsampled
+    assert module.apply({"params": params}, x).shape == (1, 64, 64, x.shape[-1])
     if name in ("mse", "perceptual"):  # trunk only: the rest is exactly the converted generator
         _, converted = load_variables(assets / "gen")
         np.testing.assert_array_equal(params["conv_first"]["kernel"], converted["params"]["conv_first"]["kernel"])
@@ -102,13 +102,14 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
         assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"} <= set(rows[0])
 
 
-def test_one_channel_srcnn_trains_on_luma_and_scores_rgb(assets, tmp_path):
+@pytest.mark.parametrize("channels", [1, 3])
+def test_srcnn_trains_on_luma_or_rgb_and_scores_colour(channels, assets, tmp_path):
     config = tiny("srcnn", assets)
-    config.model.num_channels = 1
+    config.model.num_channels = channels  # 1, the config's default: the paper's Y-only network
     result = train.train_and_evaluate(config, tmp_path)
     module, params = load_generator(tmp_path)
-    assert module.num_channels == 1 and params["conv1"]["kernel"].shape[2] == 1  # learned from Y patches
-    # validation scores colour output (Y through the net, CbCr bicubic): RGB PSNR is finite and close to Y's
+    assert module.num_channels == channels and params["conv1"]["kernel"].shape[2] == channels
+    # validation scores colour output (Y model: Y through the net, CbCr bicubic)
     assert np.isfinite(result["val"]["psnr_rgb"]) and abs(result["val"]["psnr_rgb"] - result["val"]["psnr_y"]) < 6
 
 
