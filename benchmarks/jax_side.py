@@ -21,7 +21,7 @@ from jax.sharding import PartitionSpec as P
 
 from benchmarks.cases import TILE_PAD, Case
 from benchmarks.weights import inputs, load_flax_params
-from esrgan_jax.devices import image_sharding, local_mesh
+from esrgan_jax.devices import image_sharding, mesh_for
 from esrgan_jax.models.rrdbnet import RRDBNet
 
 LEARNING_RATE = 1e-4
@@ -32,12 +32,10 @@ def trunk_only(params: dict[str, Any]) -> dict[str, str]:
     return {name: ("train" if name.startswith("body_") else "freeze") for name in params}
 
 
-def replicated() -> NamedSharding:
-    return NamedSharding(local_mesh(), P())
-
-
-def _place(x: np.ndarray) -> jax.Array:
-    return jax.device_put(x, image_sharding(local_mesh(), x.shape))
+def _placement(x: np.ndarray) -> tuple[NamedSharding, NamedSharding]:
+    """(input sharding, parameter sharding) for an input `x`, as `Upscaler` and training place them."""
+    mesh = mesh_for(x.shape)
+    return image_sharding(mesh, x.shape), NamedSharding(mesh, P())
 
 
 def _timed(fn) -> tuple[float, Any]:
@@ -50,8 +48,9 @@ class Forward:
     """One jitted network call on a fixed [B, s, s, 3] batch."""
 
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
-        self.params = jax.device_put(params, replicated())
-        self.x = _place(inputs("forward", case.size, case.batch, seed)["lr"])
+        x = inputs("forward", case.size, case.batch, seed)["lr"]
+        x_sharding, replicated = _placement(x)
+        self.params, self.x = jax.device_put(params, replicated), jax.device_put(x, x_sharding)
         self.fn = jax.jit(lambda p, x: module.apply({"params": p}, x))
         self.out = None
 
@@ -77,8 +76,10 @@ class TrainStep:
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
         tx = optax.multi_transform({"train": optax.adam(LEARNING_RATE), "freeze": optax.set_to_zero()}, trunk_only)
         data = inputs("train", case.size, case.batch, seed)
-        self.lr, self.hr = _place(data["lr"]), _place(data["hr"])
-        self.params = jax.device_put(params, replicated())
+        lr_sharding, replicated = _placement(data["lr"])
+        self.lr = jax.device_put(data["lr"], lr_sharding)
+        self.hr = jax.device_put(data["hr"], image_sharding(lr_sharding.mesh, data["hr"].shape))
+        self.params = jax.device_put(params, replicated)
         self.opt_state = tx.init(self.params)
 
         def step(params, opt_state, lr, hr):

@@ -5,7 +5,9 @@ one CPU device computes at about half the peak of a 2-core machine. JAX can pres
 devices (`jax_num_cpu_devices`), each running its share at the same time. esrgan-jax then shards the training
 batch (`esrgan_jax.train`) and the rows of each inference tile (`esrgan_jax.inference`) over them; XLA's SPMD
 partitioner adds the halo exchange the 3x3 convolutions need, so results equal the one-device ones up to float
-rounding. On GPUs and TPUs nothing changes: the CPU backend is not used there.
+rounding. An input is split over as many devices as divide its images or rows (`split_count`), never copied
+to all of them, so a many-core machine does not run one tile once per core. On GPUs and TPUs the CPU backend
+is not used, and the same placement spreads images or rows over the accelerators.
 
 The device count can only be set before JAX starts its backends, so each command-line entry point calls
 `use_cpu_cores()` first; library users call it themselves (or set `jax_num_cpu_devices`). Override the count
@@ -56,20 +58,33 @@ def use_cpu_cores(count: int | None = None) -> int | None:
     return int(count)
 
 
+def split_count(shape: tuple[int, ...]) -> int:
+    """How many local devices an [N, H, W, C] input is worth splitting over: the most that divide its images,
+    or its rows with at least 8 rows each (thinner slabs are mostly halo). 1 when nothing divides.
+
+    Using fewer devices than there are, rather than replicating the input, keeps a many-core machine from
+    running the same tile on every core (and holding its activations once per core).
+    """
+    for k in range(jax.local_device_count(), 1, -1):
+        if shape[0] % k == 0 or (shape[1] % k == 0 and shape[1] // k >= 8):
+            return k
+    return 1
+
+
+def mesh_for(shape: tuple[int, ...]) -> Mesh:
+    """A 1-D `data` mesh over the first `split_count(shape)` local devices."""
+    return Mesh(np.asarray(jax.local_devices()[: split_count(shape)]), (AXIS,))
+
+
 def image_sharding(mesh: Mesh, shape: tuple[int, ...]) -> NamedSharding:
     """How to split an [N, H, W, C] input over `mesh`: by images if N divides, else by rows, else replicated.
 
-    Splitting rows lets a single image (an upscale tile, a whole-image forward) use every core. Rows need a
-    multiple of the device count; a replicated input runs the same work on every device (no faster, correct).
+    Splitting rows lets a single image (an upscale tile, a whole-image forward) use every core. With a mesh from
+    `mesh_for(shape)` the input is always split (or the mesh has one device).
     """
     n = mesh.devices.size
     if shape[0] % n == 0:
         return NamedSharding(mesh, P(AXIS))
-    if shape[1] % n == 0 and shape[1] // n >= 8:  # thinner slabs are mostly halo
+    if shape[1] % n == 0 and shape[1] // n >= 8:
         return NamedSharding(mesh, P(None, AXIS))
     return NamedSharding(mesh, P())
-
-
-def local_mesh() -> Mesh:
-    """A 1-D mesh over this process's devices with the axis `data`."""
-    return Mesh(np.asarray(jax.local_devices()), (AXIS,))

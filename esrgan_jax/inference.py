@@ -22,7 +22,7 @@ from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.checkpoint import load_model
 from esrgan_jax.color import input_channels, upscale_luma
-from esrgan_jax.devices import image_sharding, local_mesh
+from esrgan_jax.devices import image_sharding, mesh_for
 from esrgan_jax.errors import UserError
 from esrgan_jax.interpolation import blend, check_alpha, check_compatible
 from esrgan_jax.tiling import run_tiled
@@ -101,10 +101,10 @@ class Upscaler:
         self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
         self.alpha_upsampler = alpha_upsampler
         self.compilations = 0  # traces of the network = XLA compiles (a jitted function retraces per shape)
-        # Every local device holds the parameters; each call's tiles (or a tile's rows) are split over them, so a
-        # CPU presented as one device per core (esrgan_jax.devices) uses all its cores.
-        self._mesh = local_mesh()
-        self._params = jax.device_put(params, NamedSharding(self._mesh, P()))
+        # Each call's tiles (or a tile's rows) are split over as many local devices as divide them, and those
+        # devices hold the parameters: a CPU presented as one device per core (esrgan_jax.devices) uses its cores.
+        self._params = jax.device_put(params)
+        self._placed: dict[int, Any] = {}  # device count -> parameters replicated on that many devices
         self._jit = jax.jit(self._forward)
 
     def _forward(self, params: Any, x: jax.Array) -> jax.Array:
@@ -112,7 +112,11 @@ class Upscaler:
         return self.module.apply({"params": params}, x)
 
     def _call(self, batch: np.ndarray) -> jax.Array:
-        return self._jit(self._params, jax.device_put(batch, image_sharding(self._mesh, batch.shape)))
+        mesh = mesh_for(batch.shape)
+        params = self._placed.get(mesh.devices.size)
+        if params is None:
+            params = self._placed[mesh.devices.size] = jax.device_put(self._params, NamedSharding(mesh, P()))
+        return self._jit(params, jax.device_put(batch, image_sharding(mesh, batch.shape)))
 
     def _run(self, image: np.ndarray, post, progress: bool) -> np.ndarray:
         """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""

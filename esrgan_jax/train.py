@@ -30,7 +30,7 @@ from esrgan_jax import checkpointing, devices, observe, optim, train_state, trai
 from esrgan_jax.checkpoint import CheckpointError, read_meta, resolve_model_dir, save_model
 from esrgan_jax.color import input_channels, rgb_to_ycbcr
 from esrgan_jax.data import open_dataset
-from esrgan_jax.data.pipeline import steps_per_epoch, train_batches
+from esrgan_jax.data.pipeline import FIXED_LR_SIZE, steps_per_epoch, train_batches
 from esrgan_jax.errors import UserError, run_cli
 from esrgan_jax.fileio import atomic_write
 from esrgan_jax.models import MODELS, VGGFeatures, VGGStyleDiscriminator, build_model
@@ -175,8 +175,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     # Data: every process reads its own shard; the global batch is split over processes, then devices.
     n_proc, bs = jax.process_count(), config.data.batch_size
-    mesh = train_steps.make_mesh()
-    # One process splits any batch (by images, else by rows: train_steps.put_batch); several split by images.
+    # One process splits the batch over as many devices as divide its images, else its rows (a CPU's cores:
+    # esrgan_jax.devices); several processes split by images over all devices.
+    lr_rows = config.data.lr_patch if config.data.resize_mode == "crop" else FIXED_LR_SIZE
+    mesh = train_steps.make_mesh(list(devices.mesh_for((bs, lr_rows)).devices) if n_proc == 1 else None)
     if n_proc > 1 and (bs % jax.device_count() or bs % n_proc):
         raise UserError(
             f"config.data.batch_size={bs} must be a multiple of the {jax.device_count()} devices and {n_proc} processes"

@@ -25,9 +25,10 @@ TWO_DEVICES = textwrap.dedent(
     params = g.init_params(jax.random.PRNGKey(0))
     image = np.random.default_rng(0).random((40, 36, 3), np.float32)
     reference = np.asarray(jax.jit(g.apply)({"params": params}, image[None]))[0]
-    mesh = devices.local_mesh()
-    specs = {str(s): tuple(devices.image_sharding(mesh, s).spec) for s in [(2, 16, 16, 3), (1, 16, 16, 3),
-                                                                          (1, 15, 16, 3), (1, 8, 16, 3)]}
+    specs = {}
+    for s in [(2, 16, 16, 3), (1, 16, 16, 3), (1, 15, 16, 3), (1, 8, 16, 3)]:
+        mesh = devices.mesh_for(s)
+        specs[str(s)] = [mesh.devices.size, *devices.image_sharding(mesh, s).spec]
     out = {}
     for tile, pad in ((0, 0), (16, 8)):
         up = Upscaler((g, params), tile=tile, tile_pad=pad, tile_batch=1)
@@ -78,10 +79,10 @@ def test_two_cpu_devices_shard_rows_and_images_and_match_one_device():
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["n"] == 2
     assert got["specs"] == {
-        "(2, 16, 16, 3)": ["data"],  # two images: one per device
-        "(1, 16, 16, 3)": [None, "data"],  # one image: rows split
-        "(1, 15, 16, 3)": [],  # odd rows: replicated
-        "(1, 8, 16, 3)": [],  # 4-row slabs would be mostly halo: replicated
+        "(2, 16, 16, 3)": [2, "data"],  # two images: one per device
+        "(1, 16, 16, 3)": [2, None, "data"],  # one image: rows split
+        "(1, 15, 16, 3)": [1, "data"],  # odd rows: one device, not the same work twice
+        "(1, 8, 16, 3)": [1, "data"],  # 4-row slabs would be mostly halo: one device
     }
     # whole image (40 rows split 20/20) and 16-pixel tiles (32-row windows split 16/16) equal the unsharded net
     assert got["diff"]["0"] < 1e-5 and got["diff"]["16"] < 1e-5, got["diff"]
@@ -95,6 +96,23 @@ def test_batch_of_one_trains_split_by_rows_and_equals_one_device():
     assert one == "1 [(1, 16, 16, 3)] 1"
     diff, loss_two, loss_one = map(float, result.split())
     assert diff < 1e-6 and abs(loss_two - loss_one) < 1e-7 * loss_one, result
+
+
+MANY = textwrap.dedent(
+    """
+    from esrgan_jax import devices
+    devices.use_cpu_cores(16)
+    # a 276-row upscale tile, a batch of 16 / 6 / 1 LR patches of 32 rows, whole images of 501 and 499 rows
+    print([devices.split_count(s) for s in [(1, 276), (16, 32), (6, 32), (1, 32), (1, 501), (1, 499)]])
+    """
+)
+
+
+def test_many_devices_use_the_most_that_divide_never_a_replica():
+    proc = _run(MANY)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # 276 rows = 12 x 23, 32 rows = 4 x 8, 501 = 3 x 167; 499 is prime: one device
+    assert proc.stdout.split("\n")[-2] == "[12, 16, 6, 4, 3, 1]"
 
 
 def test_env_var_is_validated_and_user_settings_win():

@@ -24,6 +24,8 @@ from esrgan_jax.errors import UserError
 
 RESIZE_MODES = ("crop", "fixed")
 
+FIXED_LR_SIZE = 64  # LR side of resize_mode "fixed" (the seed's 64x64 LR / 256x256 HR)
+
 
 def usable_indices(dataset: PairedDataset, lr_patch: int = 32, resize_mode: str = "crop") -> np.ndarray:
     """Indices of the examples large enough for `lr_patch` (checked from headers where that is cheap).
@@ -145,7 +147,7 @@ def train_batches(
     resize_mode: str = "crop",
     shard_index: int = 0,
     shard_count: int = 1,
-    fixed_size: int = 64,
+    fixed_size: int = FIXED_LR_SIZE,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Yields training batches; see the module docstring for how they are drawn.
 
