@@ -14,9 +14,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.color import upscale_luma
 from esrgan_jax.data.resize import bicubic_upscale
+from esrgan_jax.devices import image_sharding, mesh_for
 from esrgan_jax.metrics import sr_scores
 
 SCORE_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -36,9 +39,19 @@ def make_predict_fn(module: nn.Module) -> Callable[[Any, np.ndarray], np.ndarray
 
     @jax.jit
     def predict(params, x):
-        return jnp.clip(module.apply({"params": params}, x[None])[0], 0.0, 1.0)
+        return jnp.clip(module.apply({"params": params}, x)[0], 0.0, 1.0)
 
-    return lambda params, x: np.asarray(predict(params, jnp.asarray(x, jnp.float32)))
+    def run(params, x):
+        # Split the image's rows over the devices that divide them, as Upscaler does; the training state's own
+        # placement (replicated over the training mesh) would run the whole image once per device.
+        x = np.asarray(x, np.float32)[None]
+        if jax.process_count() > 1:  # parameters span processes: every process runs the image (as before)
+            return np.asarray(predict(params, x))
+        mesh = mesh_for(x.shape)
+        params = jax.device_put(params, NamedSharding(mesh, P()))
+        return np.asarray(predict(params, jax.device_put(x, image_sharding(mesh, x.shape))))
+
+    return run
 
 
 def make_lpips_fn(path: str) -> Callable[[np.ndarray, np.ndarray], float]:
