@@ -3,7 +3,7 @@
 Each workload is built by `build(case, ...)` and then driven by the worker: `first_call()` (compile + run,
 timed), `rep()` (one timed repetition) and `output()` (what is compared with PyTorch). Nothing here assumes a
 CPU: the same code runs on a GPU backend (`pip install -e ".[cuda]"`); timings block on the result. Inputs are
-placed as the library places them (`esrgan_jax.devices.image_sharding`: split by images, else by rows, over one
+placed as the library places them (`esrgan_jax.devices.place`: split by images, else by rows, over one
 CPU device per core), parameters replicated.
 """
 
@@ -16,12 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from benchmarks.cases import TILE_PAD, Case
 from benchmarks.weights import inputs, load_flax_params
-from esrgan_jax.devices import image_sharding, mesh_for
+from esrgan_jax.devices import image_sharding, place
 from esrgan_jax.models.rrdbnet import RRDBNet
 
 LEARNING_RATE = 1e-4
@@ -30,12 +28,6 @@ LEARNING_RATE = 1e-4
 def trunk_only(params: dict[str, Any]) -> dict[str, str]:
     """Optimizer labels: "train" for the 23-block trunk (`body_*`, 99% of the parameters), "freeze" otherwise."""
     return {name: ("train" if name.startswith("body_") else "freeze") for name in params}
-
-
-def _placement(x: np.ndarray) -> tuple[NamedSharding, NamedSharding]:
-    """(input sharding, parameter sharding) for an input `x`, as `Upscaler` and training place them."""
-    mesh = mesh_for(x.shape)
-    return image_sharding(mesh, x.shape), NamedSharding(mesh, P())
 
 
 def _timed(fn) -> tuple[float, Any]:
@@ -48,9 +40,7 @@ class Forward:
     """One jitted network call on a fixed [B, s, s, 3] batch."""
 
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
-        x = inputs("forward", case.size, case.batch, seed)["lr"]
-        x_sharding, replicated = _placement(x)
-        self.params, self.x = jax.device_put(params, replicated), jax.device_put(x, x_sharding)
+        self.params, self.x = place(params, inputs("forward", case.size, case.batch, seed)["lr"])
         self.fn = jax.jit(lambda p, x: module.apply({"params": p}, x))
         self.out = None
 
@@ -76,10 +66,8 @@ class TrainStep:
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
         tx = optax.multi_transform({"train": optax.adam(LEARNING_RATE), "freeze": optax.set_to_zero()}, trunk_only)
         data = inputs("train", case.size, case.batch, seed)
-        lr_sharding, replicated = _placement(data["lr"])
-        self.lr = jax.device_put(data["lr"], lr_sharding)
-        self.hr = jax.device_put(data["hr"], image_sharding(lr_sharding.mesh, data["hr"].shape))
-        self.params = jax.device_put(params, replicated)
+        self.params, self.lr = place(params, data["lr"])
+        self.hr = jax.device_put(data["hr"], image_sharding(self.lr.sharding.mesh, data["hr"].shape))
         self.opt_state = tx.init(self.params)
 
         def step(params, opt_state, lr, hr):

@@ -18,6 +18,7 @@ with `ESRGAN_JAX_CPU_DEVICES=N` (`1` switches it off); a user's own `jax_num_cpu
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import jax
 import numpy as np
@@ -88,3 +89,18 @@ def image_sharding(mesh: Mesh, shape: tuple[int, ...]) -> NamedSharding:
     if shape[1] % n == 0 and shape[1] // n >= 8:
         return NamedSharding(mesh, P(None, AXIS))
     return NamedSharding(mesh, P())
+
+
+def place(params: Any, x: np.ndarray, cache: dict[int, Any] | None = None) -> tuple[Any, jax.Array]:
+    """(params replicated on the devices that split `x`, `x` [N, H, W, C] split over them), for one jitted call.
+
+    `cache` (device count -> placed params) spares re-copying the same params for every call, e.g. every tile.
+    """
+    mesh = mesh_for(x.shape)
+    k = mesh.devices.size
+    placed = None if cache is None else cache.get(k)
+    if placed is None:
+        placed = jax.device_put(params, NamedSharding(mesh, P()))
+        if cache is not None:
+            cache[k] = placed
+    return placed, jax.device_put(x, image_sharding(mesh, x.shape))

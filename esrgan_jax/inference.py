@@ -17,12 +17,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.checkpoint import load_model
 from esrgan_jax.color import input_channels, upscale_luma
-from esrgan_jax.devices import image_sharding, mesh_for
+from esrgan_jax.devices import place
 from esrgan_jax.errors import UserError
 from esrgan_jax.interpolation import blend, check_alpha, check_compatible
 from esrgan_jax.tiling import run_tiled
@@ -103,7 +101,7 @@ class Upscaler:
         self.compilations = 0  # traces of the network = XLA compiles (a jitted function retraces per shape)
         # Each call's tiles (or a tile's rows) are split over as many local devices as divide them, and those
         # devices hold the parameters: a CPU presented as one device per core (esrgan_jax.devices) uses its cores.
-        self._params = jax.device_put(params)
+        self._params = params
         self._placed: dict[int, Any] = {}  # device count -> parameters replicated on that many devices
         self._jit = jax.jit(self._forward)
 
@@ -112,11 +110,7 @@ class Upscaler:
         return self.module.apply({"params": params}, x)
 
     def _call(self, batch: np.ndarray) -> jax.Array:
-        mesh = mesh_for(batch.shape)
-        params = self._placed.get(mesh.devices.size)
-        if params is None:
-            params = self._placed[mesh.devices.size] = jax.device_put(self._params, NamedSharding(mesh, P()))
-        return self._jit(params, jax.device_put(batch, image_sharding(mesh, batch.shape)))
+        return self._jit(*place(self._params, batch, self._placed))
 
     def _run(self, image: np.ndarray, post, progress: bool) -> np.ndarray:
         """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""

@@ -14,12 +14,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from esrgan_jax.color import upscale_luma
 from esrgan_jax.data.resize import bicubic_upscale
-from esrgan_jax.devices import image_sharding, mesh_for
+from esrgan_jax.devices import place
 from esrgan_jax.metrics import sr_scores
 
 SCORE_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -47,9 +45,7 @@ def make_predict_fn(module: nn.Module) -> Callable[[Any, np.ndarray], np.ndarray
         x = np.asarray(x, np.float32)[None]
         if jax.process_count() > 1:  # parameters span processes: every process runs the image (as before)
             return np.asarray(predict(params, x))
-        mesh = mesh_for(x.shape)
-        params = jax.device_put(params, NamedSharding(mesh, P()))
-        return np.asarray(predict(params, jax.device_put(x, image_sharding(mesh, x.shape))))
+        return np.asarray(predict(*place(params, x)))
 
     return run
 
