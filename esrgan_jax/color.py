@@ -13,13 +13,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-# rgb2ycbcr for RGB in [0, 1]: rows give Y, Cb, Cr on the 0-255 scale before the offsets.
-_MATRIX = np.array(
+# MATLAB rgb2ycbcr (ITU-R BT.601, studio range; not OpenCV's full-range YCrCb) for RGB in [0, 1]: rows give Y,
+# Cb, Cr on the 0-255 scale before the offsets. esrgan_jax.metrics scores PSNR-Y with row 0.
+YCBCR_MATRIX = np.array(
     [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
     np.float64,
 )
-_OFFSET = np.array([16.0, 128.0, 128.0])
-_INVERSE = np.linalg.inv(_MATRIX)
+YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
+_INVERSE = np.linalg.inv(YCBCR_MATRIX)
 
 
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
@@ -27,13 +28,13 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb, np.float64)
     if rgb.shape[-1] != 3:
         raise ValueError(f"rgb_to_ycbcr: expected [..., 3] RGB, got shape {rgb.shape}")
-    return ((rgb @ _MATRIX.T + _OFFSET) / 255.0).astype(np.float32)
+    return ((rgb @ YCBCR_MATRIX.T + YCBCR_OFFSET) / 255.0).astype(np.float32)
 
 
 def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
     """Inverse of `rgb_to_ycbcr`: [..., 3] YCbCr in [0, 1] -> [..., 3] RGB float32 (unclipped)."""
     ycc = np.asarray(ycc, np.float64)
-    return ((ycc * 255.0 - _OFFSET) @ _INVERSE.T).astype(np.float32)
+    return ((ycc * 255.0 - YCBCR_OFFSET) @ _INVERSE.T).astype(np.float32)
 
 
 def upscale_luma(run_y: Callable[[np.ndarray], np.ndarray], lr_rgb: np.ndarray, scale: int) -> np.ndarray:

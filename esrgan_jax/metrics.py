@@ -21,9 +21,8 @@ import numpy as np
 from dm_pix import mse as _pix_mse
 from dm_pix import ssim as _pix_ssim
 
-# ITU-R BT.601 luma on the "studio" range, as MATLAB rgb2ycbcr (not OpenCV's full-range YCrCb).
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
-_Y_OFFSET = 16.0
+from esrgan_jax.color import YCBCR_MATRIX, YCBCR_OFFSET
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 _BUCKET = 256  # images are zero-padded to multiples of this (see _padded_scores)
@@ -56,7 +55,7 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     rgb = _to_255(img)
     if rgb.shape[-1] != 3:
         raise ValueError(f"rgb_to_y: expected [H, W, 3] RGB, got shape {np.shape(img)}")
-    return (rgb / 255.0) @ _Y_WEIGHTS[:, None] + _Y_OFFSET
+    return (rgb / 255.0) @ YCBCR_MATRIX[0][:, None] + YCBCR_OFFSET[0]
 
 
 def _prepare(a: np.ndarray, b: np.ndarray, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
