@@ -68,7 +68,9 @@ class TrainStep:
         data = inputs("train", case.size, case.batch, seed)
         self.params, self.lr = place(params, data["lr"])
         self.hr = jax.device_put(data["hr"], image_sharding(self.lr.sharding.mesh, data["hr"].shape))
-        self.opt_state = tx.init(self.params)
+        # On the parameters' devices: tx.init puts Adam's step count on one device, and the step's output would then
+        # live on a different sharding than its input, so the second call would compile the step a second time.
+        self.opt_state = jax.device_put(tx.init(self.params), jax.tree.leaves(self.params)[0].sharding)
 
         def step(params, opt_state, lr, hr):
             def loss_fn(p):
