@@ -20,6 +20,7 @@ import optax
 from benchmarks.cases import TILE_PAD, Case
 from benchmarks.weights import inputs, load_flax_params
 from esrgan_jax.devices import image_sharding, place
+from esrgan_jax.hostmem import compile_and_release
 from esrgan_jax.models.rrdbnet import RRDBNet
 
 LEARNING_RATE = 1e-4
@@ -89,7 +90,10 @@ class TrainStep:
         return loss
 
     def first_call(self) -> float:
-        return self.rep()
+        # As esrgan_jax.train does: compile ahead of the first step and release the compiler's freed heap.
+        start = time.perf_counter()
+        self.step = compile_and_release(self.step, self.params, self.opt_state, self.lr, self.hr)
+        return time.perf_counter() - start + self.rep()
 
     def rep(self) -> float:
         seconds, loss = _timed(self._run)

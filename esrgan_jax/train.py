@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from esrgan_jax import checkpointing, devices, observe, optim, train_state, train_steps, validate
+from esrgan_jax import checkpointing, devices, hostmem, observe, optim, train_state, train_steps, validate
 from esrgan_jax.checkpoint import CheckpointError, read_meta, resolve_model_dir, save_model
 from esrgan_jax.color import input_channels, rgb_to_ycbcr
 from esrgan_jax.data import open_dataset
@@ -284,6 +284,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     say(f"training {total} steps ({spe} per epoch, global batch {bs} on {mesh.devices.size} device(s)) in {workdir}")
     bar = observe.progress_bar(total, step, enabled=lead)
     sums: dict[str, float] = {}
+    compiled_step = None
     try:
         while step < total:
             batch = next(batches)
@@ -291,7 +292,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                 batch = {k: rgb_to_ycbcr(v)[..., :1] for k, v in batch.items()}
             if pre_upsample:
                 batch = dict(batch, lr=validate.model_input(batch["lr"], scale, True))
-            state, metrics = step_fn(state, train_steps.put_batch(batch, mesh), vgg_params)
+            placed = train_steps.put_batch(batch, mesh)
+            if compiled_step is None:  # ahead of the first step, so its buffers do not stack on the compiler's
+                compiled_step = hostmem.compile_and_release(step_fn, state, placed, vgg_params)
+            state, metrics = compiled_step(state, placed, vgg_params)
             metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
             step += 1
             _check_finite(step, metrics, manager)
