@@ -8,13 +8,14 @@ final table against bicubic) without downloads or converted weights. Trains on s
 colour images (split "train") and evaluates on the held-out ones (split "val": chelsea, coffee), scored as the
 paper tables (PSNR/SSIM on Y, crop 4). Every parameter trains; L1 loss, Adam 1e-3 halved at 3000 and 3600.
 
-Measured 2026-11-25 on an idle 2-core machine (python -m esrgan_jax.train --config demo, fresh workdir and
-compilation cache, one JAX CPU device per core as the CLI sets up): 9 min 03 s wall in all, 7.4 steps/s, peak
-RSS 1.28 GB. Held-out samples (chelsea, coffee), PSNR-Y / SSIM-Y: bicubic 29.38 / 0.7855, demo 30.44 / 0.8200
-(+1.06 dB); validation at steps 1000/2000/3000/4000: 29.86, 29.75, 30.21, 30.44 dB. A second run, on a fresh
-clone with the README's command, gave the same scores to every digit in 9 min 01 s.
-Before the CPU was split into one device per core (ESRGAN_JAX_CPU_DEVICES=1): 6.7-7.0 steps/s, 10.4-10.5 min,
-30.42 dB (+1.04, bit-identical in two runs); a 400-step A/B in one sitting gave 6.97 vs 7.56 steps/s.
+Measured 2026-11-26 on an idle 2-core machine (python -m esrgan_jax.train --config demo, fresh workdir and
+compilation cache, one JAX CPU device per core as the CLI sets up): 8 min 27 s wall in all, 8.0 steps/s, peak
+RSS 1.15 GB. Held-out samples (chelsea, coffee), PSNR-Y / SSIM-Y: bicubic 29.38 / 0.7855, demo 30.46 / 0.8204
+(+1.08 dB); validation at steps 1000/2000/3000/4000: 29.86, 29.24, 30.36, 30.46 dB.
+History of the same config: 2026-11-25, before the dense blocks' custom backward pass
+(esrgan_jax/models/dense_block.py; same maths, other float rounding): 9 min 03 s, 7.4 steps/s, 1.28 GB,
+30.44 dB (+1.06), the same to every digit on a fresh clone; before one JAX device per core
+(ESRGAN_JAX_CPU_DEVICES=1): 6.7-7.0 steps/s, 10.4-10.5 min, 30.42 dB (+1.04).
 """
 
 from configs import base
