@@ -3,7 +3,7 @@
 Compiling the ESRGAN train step allocates and frees several hundred MB on the host (LLVM code generation for
 every fusion, on the compiler's threads). glibc's malloc keeps freed memory of its thread arenas mapped, so it
 stays in the process's resident set, and the first step's buffers come on top of it: measured on the 2-core
-machine (full model, b1 64x64, 2 devices) the process peaked at 1.99 GB, against 1.61 GB when the compiler's
+machine (full model, b1 64x64, 2 devices) the process peaked at 1985 MiB, against 1609 MiB when the compiler's
 freed heap is released (`malloc_trim`) between compiling and running. `compile_and_release` does exactly that
 order: compile ahead of time, release, return the compiled step.
 """

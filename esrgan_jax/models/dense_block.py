@@ -15,9 +15,9 @@ keeps the sign). So the forward saves only that one tensor, and the backward sli
 The backward makes its slices depend on the incoming gradient (a zero computed from it) so that XLA cannot
 schedule them - and their transposes - back into the forward pass; an `optimization_barrier` would say this
 more directly, but XLA:CPU removes barriers before scheduling. Measured on the full ESRGAN train step
-(2 cores, benchmarks/RESULTS.md): process peak memory b16 32x32 5.25 -> 2.74 GB, b1 64x64 2.74 -> 2.10 GB,
-and the step is 10-17% faster. Gradients equal autodiff's within float rounding (tests/test_dense_block.py).
-Forward-mode differentiation (`jax.jvp`) is not defined through a custom VJP.
+(2 cores, two devices, benchmarks/RESULTS.md point 11): peak RSS b16 32x32 5128 -> 2680 MiB, b1 64x64
+2674 -> 2055 MiB, and the step is 9-17% faster. Gradients equal PyTorch autograd's within float rounding
+(tests/test_dense_block.py). Forward-mode differentiation (`jax.jvp`) is not defined through a custom VJP.
 """
 
 from __future__ import annotations
