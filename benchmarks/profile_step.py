@@ -116,12 +116,12 @@ def profile_jax(case, weights: str, reps: int) -> dict[str, float]:
     return dict(totals)
 
 
-def profile_torch(case, weights: str, reps: int) -> dict[str, float]:
+def profile_torch(case, weights: str, reps: int, model: dict[str, int] = FULL_MODEL) -> dict[str, float]:
     import torch
 
     from benchmarks import torch_side
 
-    work = torch_side.build(case, weights, 0, FULL_MODEL)
+    work = torch_side.build(case, weights, 0, model)
     work.first_call()
     work.rep()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:

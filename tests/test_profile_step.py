@@ -11,7 +11,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from benchmarks.profile_step import classify_hlo, main, torch_category
+from benchmarks.cases import Case
+from benchmarks.profile_step import classify_hlo, main, profile_jax, profile_torch, torch_category
+from benchmarks.weights import make_weights
 from esrgan_jax.models.rrdbnet import RRDBNet
 
 TINY = {"num_feat": 8, "num_block": 2, "num_grow_ch": 4}
@@ -38,6 +40,17 @@ def test_classify_forward_only():
     params = model.init_params(jax.random.key(0))
     counts = _counts(lambda p, x: model.apply({"params": p}, x), params, jnp.ones((1, 16, 16, 3)))
     assert counts == {"conv forward": CONVS}
+
+
+def test_both_profilers_split_a_tiny_train_step(tmp_path):
+    weights = str(tmp_path / "weights.npz")
+    make_weights(weights, TINY)
+    case = Case("tiny train", "train", 16, batch=2)
+    jax_ms = profile_jax(case, weights, reps=1)
+    torch_ms = profile_torch(case, weights, reps=1, model=TINY)
+    assert {"conv forward", "conv d_input", "conv d_weight"} <= set(jax_ms)
+    assert {"conv forward", "conv backward (d_input + d_weight)"} <= set(torch_ms)
+    assert all(ms > 0 for ms in (*jax_ms.values(), *torch_ms.values()))
 
 
 @pytest.mark.parametrize(
