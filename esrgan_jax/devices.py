@@ -59,15 +59,25 @@ def use_cpu_cores(count: int | None = None) -> int | None:
     return int(count)
 
 
+def _split_axis(shape: tuple[int, ...], k: int) -> int | None:
+    """The axis of an [N, H, W, C] input to split over `k` devices: 0 (images) if k divides N, else 1 (rows) if
+    k divides H into slabs of at least 8 rows (thinner ones are mostly halo), else None."""
+    if shape[0] % k == 0:
+        return 0
+    if shape[1] % k == 0 and shape[1] // k >= 8:
+        return 1
+    return None
+
+
 def split_count(shape: tuple[int, ...]) -> int:
     """How many local devices an [N, H, W, C] input is worth splitting over: the most that divide its images,
-    or its rows with at least 8 rows each (thinner slabs are mostly halo). 1 when nothing divides.
+    or its rows (`_split_axis`). 1 when nothing divides.
 
     Using fewer devices than there are, rather than replicating the input, keeps a many-core machine from
     running the same tile on every core (and holding its activations once per core).
     """
     for k in range(jax.local_device_count(), 1, -1):
-        if shape[0] % k == 0 or (shape[1] % k == 0 and shape[1] // k >= 8):
+        if _split_axis(shape, k) is not None:
             return k
     return 1
 
@@ -83,12 +93,8 @@ def image_sharding(mesh: Mesh, shape: tuple[int, ...]) -> NamedSharding:
     Splitting rows lets a single image (an upscale tile, a whole-image forward) use every core. With a mesh from
     `mesh_for(shape)` the input is always split (or the mesh has one device).
     """
-    n = mesh.devices.size
-    if shape[0] % n == 0:
-        return NamedSharding(mesh, P(AXIS))
-    if shape[1] % n == 0 and shape[1] // n >= 8:
-        return NamedSharding(mesh, P(None, AXIS))
-    return NamedSharding(mesh, P())
+    axis = _split_axis(shape, mesh.devices.size)
+    return NamedSharding(mesh, P() if axis is None else P(*[None] * axis, AXIS))
 
 
 def place(params: Any, x: np.ndarray, cache: dict[int, Any] | None = None) -> tuple[Any, jax.Array]:

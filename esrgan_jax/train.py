@@ -178,7 +178,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     # One process splits the batch over as many devices as divide its images, else its rows (a CPU's cores:
     # esrgan_jax.devices); several processes split by images over all devices.
     lr_rows = config.data.lr_patch if config.data.resize_mode == "crop" else FIXED_LR_SIZE
-    mesh = train_steps.make_mesh(list(devices.mesh_for((bs, lr_rows)).devices) if n_proc == 1 else None)
+    mesh = devices.mesh_for((bs, lr_rows)) if n_proc == 1 else train_steps.make_mesh()
     if n_proc > 1 and (bs % jax.device_count() or bs % n_proc):
         raise UserError(
             f"config.data.batch_size={bs} must be a multiple of the {jax.device_count()} devices and {n_proc} processes"

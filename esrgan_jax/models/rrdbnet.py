@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.dense_block import dense_block
+from esrgan_jax.models.dense_block import NEGATIVE_SLOPE, dense_block
 
 # BasicSR's `default_init_weights(..., 0.1)`: kaiming_normal_ scaled by 0.1 for the dense-block convs, which
 # keeps a 23-block BN-free residual trunk stable at the start of training.
@@ -24,7 +24,7 @@ _TORCH_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 def leaky_relu(x: jax.Array) -> jax.Array:
     """LeakyReLU with ESRGAN's slope 0.2 (flax's default is 0.01)."""
-    return nn.leaky_relu(x, negative_slope=0.2)
+    return nn.leaky_relu(x, negative_slope=NEGATIVE_SLOPE)
 
 
 def conv3x3(features: int, name: str, dtype: Any, init=_TORCH_INIT) -> nn.Conv:
