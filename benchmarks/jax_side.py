@@ -3,7 +3,7 @@
 Each workload is built by `build(case, ...)` and then driven by the worker: `first_call()` (compile + run,
 timed), `rep()` (one timed repetition) and `output()` (what is compared with PyTorch). Nothing here assumes a
 CPU: the same code runs on a GPU backend (`pip install -e ".[cuda]"`); timings block on the result. Inputs are
-placed as the library places them (`esrgan_jax.devices.place`: split by images, else by rows, over one
+placed as the library places them (`esrgan_jax.sharding.place`: split by images, else by rows, over one
 CPU device per core), parameters replicated.
 """
 
@@ -19,9 +19,9 @@ import optax
 
 from benchmarks.cases import TILE_PAD, Case
 from benchmarks.weights import inputs, load_flax_params
-from esrgan_jax.devices import image_sharding, place
-from esrgan_jax.hostmem import compile_and_release
+from esrgan_jax.compilation import compile_and_release
 from esrgan_jax.models.rrdbnet import RRDBNet
+from esrgan_jax.sharding import image_sharding, place
 
 LEARNING_RATE = 1e-4
 
@@ -105,10 +105,10 @@ class TrainStep:
 
 
 class Upscale:
-    """A whole [s, s, 3] float image through `esrgan_jax.inference.Upscaler` (tiled, or whole with tile 0)."""
+    """A whole [s, s, 3] float image through `esrgan_jax.inference.upscaler.Upscaler` (tiled, or whole with tile 0)."""
 
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
-        from esrgan_jax.inference import Upscaler
+        from esrgan_jax.inference.upscaler import Upscaler
 
         self.image = inputs("upscale", case.size, 1, seed)["image"]
         self.upscaler = Upscaler((module, params), tile=case.tile, tile_pad=TILE_PAD)  # tile_batch: its default

@@ -94,7 +94,7 @@ def profile_jax(case, weights: str, reps: int) -> dict[str, float]:
     import jax
 
     from benchmarks import jax_side
-    from esrgan_jax.devices import use_cpu_cores
+    from esrgan_jax.sharding import use_cpu_cores
 
     use_cpu_cores()
     work = jax_side.build(case, weights, 0, False)

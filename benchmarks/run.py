@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from benchmarks import machine, report
 from benchmarks.cases import FULL_MODEL, KINDS, Case, full_cases, macs_per_lr_pixel, quick_cases
-from esrgan_jax.devices import ENV_VAR
+from esrgan_jax.sharding import ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,7 +153,7 @@ def run_benchmark(
         "cache_dir": cache_dir or "fresh temp",
         "omp_wait_policy": (omp_wait_policy or os.environ.get("OMP_WAIT_POLICY") or "OpenMP default").upper(),
         "jax_dtype": dtype,
-        # JAX devices per process on a CPU backend (esrgan_jax.devices); "1" is XLA:CPU's single-device default
+        # JAX devices per process on a CPU backend (esrgan_jax.sharding); "1" is XLA:CPU's single-device default
         "jax_cpu_devices": os.environ.get(ENV_VAR, "one per core"),
     }
     init: list[float] = []

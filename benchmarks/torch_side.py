@@ -4,15 +4,13 @@ Set up the way a PyTorch user gets the most out of a CPU: channels_last tensors 
 layout for convolutions), `torch.set_num_threads(cores)`, `inference_mode` for inference. Training uses
 torch.optim.Adam over the trunk (`body.*`) only, with the other parameters frozen (requires_grad False), which
 mirrors the JAX side's trunk-only masking. The tiled upscale goes through esrgan-jax's own tiling code
-(`esrgan_jax.tiling.run_tiled`), so both frameworks see exactly the same windows.
+(`esrgan_jax.inference.tiling.run_tiled`), so both frameworks see exactly the same windows.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,10 +18,7 @@ import torch
 
 from benchmarks.cases import TILE_PAD, Case
 from benchmarks.weights import inputs, load_state_dict
-
-# The reference module lives with the tests (torch is a test/benchmark dependency only).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from torch_models import RRDBNetTorch  # noqa: E402
+from tests.torch_models import RRDBNetTorch  # torch is a test/benchmark dependency only
 
 LEARNING_RATE = 1e-4
 
@@ -105,7 +100,7 @@ class Upscale:
             return _nhwc(self.model(_nchw(batch)))
 
     def _upscale(self) -> np.ndarray:
-        from esrgan_jax.tiling import run_tiled
+        from esrgan_jax.inference.tiling import run_tiled
 
         clip = lambda y: np.clip(y, 0.0, 1.0).astype(np.float32)  # noqa: E731  (Upscaler's float output)
         return run_tiled(self._net, self.image, scale=4, tile=self.tile, pad=TILE_PAD, batch=1, post=clip)

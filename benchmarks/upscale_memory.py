@@ -44,7 +44,7 @@ def child(num_block: int, side: int, tile: int) -> dict:
     """Runs one case in this process and returns its measurements."""
     import jax
 
-    from esrgan_jax.inference import Upscaler
+    from esrgan_jax.inference.upscaler import Upscaler
     from esrgan_jax.models import RRDBNet
 
     module = RRDBNet(num_feat=64, num_block=num_block, num_grow_ch=32)

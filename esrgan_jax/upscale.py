@@ -20,9 +20,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from esrgan_jax.data.imageio import IMAGE_EXTENSIONS, list_images, read_raw, write_image
+from esrgan_jax.cli import setup_jax
 from esrgan_jax.errors import UserError, run_cli
-from esrgan_jax.inference import ALPHA_UPSAMPLERS, DTYPES, Upscaler
+from esrgan_jax.image.io import IMAGE_EXTENSIONS, list_images, read_raw, write_image
+from esrgan_jax.inference.upscaler import ALPHA_UPSAMPLERS, Upscaler
+from esrgan_jax.models import COMPUTE_DTYPES
 
 
 @dataclass
@@ -143,7 +145,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--alpha-upsampler", choices=ALPHA_UPSAMPLERS, default="model", help="how alpha is upscaled")
     p.add_argument("--suffix", default="out", help="output name suffix: NAME_SUFFIX.EXT (default 'out')")
     p.add_argument("--ext", choices=("auto", "png", "jpg"), default="auto", help="output format (alpha -> png)")
-    p.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="compute dtype")
+    p.add_argument("--dtype", choices=tuple(COMPUTE_DTYPES), default="float32", help="compute dtype")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     p.add_argument("--weights-b", default=None, help="second model to blend with --weights (same kind/hparams)")
     p.add_argument("--alpha", type=float, default=0.8, help="blend: (1 - alpha) * weights + alpha * weights-b")
@@ -154,11 +156,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parses flags, upscales, prints the summary line; returns 2 if any input failed."""
     args = parse_args(argv)
-    from esrgan_jax.compile_cache import enable_compilation_cache
-    from esrgan_jax.devices import use_cpu_cores
-
-    use_cpu_cores()  # before anything starts JAX's backends: one CPU device per core
-    enable_compilation_cache()  # the next run loads the compiled network instead of rebuilding it
+    setup_jax()
     if args.outscale is not None and args.outscale <= 0:
         raise UserError(f"--outscale {args.outscale}: expected a positive factor")
     upscaler = Upscaler(

@@ -1,13 +1,13 @@
-"""Tests for esrgan_jax.color: MATLAB YCbCr against scikit-image, and luminance-only super-resolution."""
+"""Tests for esrgan_jax.image.color: MATLAB YCbCr against scikit-image, and luminance-only super-resolution."""
 
 import numpy as np
 import pytest
 from skimage import color as skcolor
 from skimage import data as skdata
 
-from esrgan_jax.color import rgb_to_ycbcr, upscale_luma, ycbcr_to_rgb
-from esrgan_jax.data.resize import imresize
-from esrgan_jax.metrics import rgb_to_y
+from esrgan_jax.image.color import rgb_to_ycbcr, upscale_luma, ycbcr_to_rgb
+from esrgan_jax.image.resize import imresize
+from esrgan_jax.scoring.metrics import rgb_to_y
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch_models import OldESRGANTorch, RRDBNetTorch, randomize_
 
 from esrgan_jax.errors import run_cli
+from tests.torch_models import OldESRGANTorch, RRDBNetTorch, randomize_
 from weights_conversion.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def test_pickled_code_is_never_executed(tmp_path, capsys):
     # A whole pickled nn.Module (torch.save(model)) is refused the same way, naming its class.
     torch.save(RRDBNetTorch(num_feat=4, num_block=1, num_grow_ch=4), tmp_path / "module.pth")
     assert cli_error([tmp_path / "module.pth", tmp_path / "out"], capsys) == (
-        f"error: {tmp_path / 'module.pth'}: holds pickled Python objects (torch_models.RRDBNetTorch), not only "
+        f"error: {tmp_path / 'module.pth'}: holds pickled Python objects (tests.torch_models.RRDBNetTorch), not only "
         "tensors, so it was not loaded (weights_only=True); re-save it as a state_dict of tensors from code you trust"
     )
 

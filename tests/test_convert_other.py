@@ -13,9 +13,9 @@ import jax
 import numpy as np
 import pytest
 import torch
-from torch_models import SRCNNTorch, VGGStyleDiscriminatorTorch, VGGTorch, randomize_
 
 from esrgan_jax import load_discriminator, load_generator, load_vgg
+from tests.torch_models import SRCNNTorch, VGGStyleDiscriminatorTorch, VGGTorch, randomize_
 from weights_conversion.__main__ import main
 
 

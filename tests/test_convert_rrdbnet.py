@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
-from torch_models import OldESRGANTorch, RRDBNetTorch, randomize_
 
 from esrgan_jax import load_generator
+from tests.torch_models import OldESRGANTorch, RRDBNetTorch, randomize_
 from weights_conversion.__main__ import main
 
 ATOL = 1e-5

@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 from jax import lax
-from torch_models import ResidualDenseBlock, RRDBNetTorch, randomize_
 
 from esrgan_jax.models.dense_block import dense_block
 from esrgan_jax.models.rrdbnet import RRDBNet
+from tests.torch_models import ResidualDenseBlock, RRDBNetTorch, randomize_
 from weights_conversion import convert_state_dict
 
 NF, GC = 16, 8

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -15,13 +14,13 @@ from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio
 
 from esrgan_jax import evaluate as ev
-from esrgan_jax.checkpoint import save_model
-from esrgan_jax.data import bicubic_downscale, imresize, read_uint8, write_image
 from esrgan_jax.errors import run_cli
+from esrgan_jax.image import bicubic_downscale, imresize, read_uint8, write_image
 from esrgan_jax.models import LPIPS, SRCNN, RRDBNet
 from esrgan_jax.models.lpips import lpips_distance
+from esrgan_jax.models.store import save_model
+from tests.support import SHARED_DATA
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # ESRGAN paper (supplementary, Table 2), bicubic x4: PSNR-Y / SSIM-Y.
 PUBLISHED = {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027), "B100": (25.96, 0.6675)}
 
@@ -147,7 +146,7 @@ def test_tfds_source_is_evaluated_and_its_name_made_path_safe(tmp_path):
 
 
 def ev_params(path):
-    from esrgan_jax.checkpoint import load_generator
+    from esrgan_jax.models.store import load_generator
 
     return load_generator(path)[1]
 

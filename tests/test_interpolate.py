@@ -11,10 +11,10 @@ import jax
 import numpy as np
 import pytest
 import torch
-from torch_models import RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch, randomize_
 
-from esrgan_jax.checkpoint import load_variables, save_model
 from esrgan_jax.errors import run_cli
+from esrgan_jax.models.store import load_variables, save_model
+from tests.torch_models import RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch, randomize_
 from weights_conversion import convert_file
 from weights_conversion.interpolate import interpolate, main
 

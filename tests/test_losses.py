@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from esrgan_jax import losses
 from esrgan_jax.models import VGGFeatures
+from esrgan_jax.training import losses
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -67,8 +67,7 @@ def test_ragan_discriminator_losses_match_basicsr_two_backward_passes():
 
 
 def test_perceptual_loss_matches_torch_vgg19_conv5_4_before_relu():
-    from torch_models import VGGTorch, randomize_
-
+    from tests.torch_models import VGGTorch, randomize_
     from weights_conversion import convert_state_dict
 
     tvgg = randomize_(VGGTorch("vgg19"), seed=5, std=0.05).eval()

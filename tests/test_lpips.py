@@ -14,16 +14,16 @@ import jax
 import numpy as np
 import pytest
 import torch
-from torch_models import VGGTorch, randomize_
 
-from esrgan_jax.checkpoint import load_lpips
 from esrgan_jax.models.lpips import LPIPS, lpips_distance
+from esrgan_jax.models.store import load_lpips
+from tests.torch_models import VGGTorch, randomize_
 from weights_conversion.__main__ import main as convert_main
 from weights_conversion.common import ConversionError
 from weights_conversion.lpips import convert_files, default_lin_path
 
 STANDIN = """
-from torch_models import VGGTorch, randomize_
+from tests.torch_models import VGGTorch, randomize_
 
 def vgg16(pretrained=False, **kwargs):
     return randomize_(VGGTorch("vgg16"), seed=3)

@@ -1,4 +1,4 @@
-"""Golden tests of esrgan_jax.metrics against scikit-image, a NumPy BasicSR re-implementation and reference scores.
+"""Golden tests of esrgan_jax.scoring.metrics against scikit-image, a NumPy BasicSR re-implementation, reference scores.
 
 The BasicSR re-implementation below is written from the convention's description (esrgan-facts.md section 4):
 crop, Y in float32 via /255, float64 PSNR on 0-255, SSIM with an 11x11 Gaussian window filtered in "valid" mode.
@@ -7,7 +7,6 @@ crop, Y in float32 via /255, float64 PSNR on 0-255, SSIM with an 11x11 Gaussian 
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +15,8 @@ from scipy.signal import correlate2d
 from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from esrgan_jax import metrics
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from esrgan_jax.scoring import metrics
+from tests.support import SHARED_DATA
 
 
 def _pair(gray: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -149,8 +147,8 @@ REFERENCE_IMAGES = [("Set5", "butterfly"), ("Set5", "woman"), ("Set14", "bridge"
 @pytest.mark.skipif(not (SHARED_DATA / "bicubic_x4_reference.tsv").is_file(), reason=f"no shared data at {SHARED_DATA}")
 @pytest.mark.parametrize(("dataset", "name"), REFERENCE_IMAGES)
 def test_bicubic_scores_match_reference_tsv(dataset, name):
-    resize = pytest.importorskip("esrgan_jax.data.resize", reason="data helper's bicubic_upscale not available")
-    imageio = pytest.importorskip("esrgan_jax.data.imageio", reason="data helper's read_uint8 not available")
+    resize = pytest.importorskip("esrgan_jax.image.resize", reason="data helper's bicubic_upscale not available")
+    imageio = pytest.importorskip("esrgan_jax.image.io", reason="data helper's read_uint8 not available")
     rows = {
         (r["set"], r["image"]): r
         for r in csv.DictReader(open(SHARED_DATA / "bicubic_x4_reference.tsv"), delimiter="\t")

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch_models import RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch, VGGTorch
 
 from esrgan_jax.models import (
     SRCNN,
@@ -23,8 +22,9 @@ from esrgan_jax.models import (
     pixel_unshuffle,
     upsample_nearest2x,
 )
-from esrgan_jax.models.rrdbnet import leaky_relu
+from esrgan_jax.models.layers import leaky_relu
 from esrgan_jax.models.vgg import layer_names
+from tests.torch_models import RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch, VGGTorch
 
 
 def count(tree) -> int:

@@ -9,8 +9,8 @@ import optax
 import pytest
 from ml_collections import ConfigDict
 
-from esrgan_jax import optim
 from esrgan_jax.errors import UserError
+from esrgan_jax.training import optim
 
 TOY = {
     "conv_first": {"kernel": np.ones((3, 3, 3, 4), np.float32), "bias": np.ones(4, np.float32)},

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from esrgan_jax.data.imageio import list_images, read_uint8, write_image
 from esrgan_jax.data.pairing import name_key, pair_folders, pair_scale
-from esrgan_jax.data.resize import bicubic_downscale, imresize, modcrop
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from esrgan_jax.image.io import list_images, read_uint8, write_image
+from esrgan_jax.image.resize import bicubic_downscale, imresize, modcrop
+from tests.support import SHARED_DATA as SHARED
 
 
 def _smooth_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from esrgan_jax.data.dataset import DataWarning, Example, PairedDataset
-from esrgan_jax.data.imageio import write_image
 from esrgan_jax.data.pipeline import steps_per_epoch, train_batches
-from esrgan_jax.data.resize import bicubic_downscale, imresize
 from esrgan_jax.data.sources import open_dataset
 from esrgan_jax.errors import UserError
+from esrgan_jax.image.io import write_image
+from esrgan_jax.image.resize import bicubic_downscale, imresize
 
 S = 4
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from esrgan_jax.data.imageio import list_images, read_uint8
-from esrgan_jax.data.resize import bicubic_downscale, bicubic_upscale, imresize, modcrop
+from esrgan_jax.image.io import list_images, read_uint8
+from esrgan_jax.image.resize import bicubic_downscale, bicubic_upscale, imresize, modcrop
+from tests.support import SHARED_DATA as SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(
     not (SHARED / "benchmarks").is_dir(), reason=f"benchmark data not found at {SHARED} (shared data absent)"
 )

@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from torch_models import RRDBNetTorch, randomize_
 
 from esrgan_jax.models.rrdbnet import RRDBNet
+from tests.torch_models import RRDBNetTorch, randomize_
 from weights_conversion import convert_state_dict
 
 TINY = {"num_feat": 16, "num_block": 2, "num_grow_ch": 8}

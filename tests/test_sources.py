@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,13 +10,12 @@ import skimage.data
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from esrgan_jax.data.imageio import read_uint8, write_image
-from esrgan_jax.data.resize import imresize
 from esrgan_jax.data.sources import DataWarning, open_dataset
 from esrgan_jax.data.tfds_source import open_tfds
 from esrgan_jax.errors import UserError
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from esrgan_jax.image.io import read_uint8, write_image
+from esrgan_jax.image.resize import imresize
+from tests.support import SHARED_DATA as SHARED
 
 
 def _downscale_ref(hr: np.ndarray, s: int) -> np.ndarray:

@@ -15,11 +15,12 @@ import jax
 import numpy as np
 import pytest
 
-from esrgan_jax import checkpointing, train
-from esrgan_jax.checkpoint import load_generator, load_variables, save_model
-from esrgan_jax.data.imageio import write_image
+from esrgan_jax import train
 from esrgan_jax.errors import run_cli
+from esrgan_jax.image.io import write_image
 from esrgan_jax.models import RRDBNet, VGGFeatures
+from esrgan_jax.models.store import load_generator, load_variables, save_model
+from esrgan_jax.training import checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_G = dict(kind="rrdbnet", scale=4, num_feat=8, num_block=1, num_grow_ch=8)
@@ -86,7 +87,7 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
     for f in ("curves.png", "samples.png", "eval.md", "config.json"):
         assert (tmp_path / f).stat().st_size > 0, f
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-    assert checkpointing.has_checkpoint(tmp_path)
+    assert checkpoints.has_checkpoint(tmp_path)
     module, params = load_generator(tmp_path)  # the workdir itself resolves to WORKDIR/export
     lr = np.zeros((1, 16, 16, 3), np.float32)
     x = np.zeros((1, 64, 64, 1), np.float32) if name == "srcnn" else lr  # srcnn: Y only, bicubic-upsampled
@@ -203,8 +204,8 @@ def test_sigkill_mid_training_leaves_loadable_checkpoints(assets, tmp_path):
     assert (wd / "checkpoints" / "3").exists()
     config = tiny("mse", assets)
     config.train.steps = 0  # resolved below to one step past the newest complete checkpoint
-    mgr = checkpointing.checkpoint_manager(wd, 1, 2)
-    last = checkpointing.latest_step(mgr)
+    mgr = checkpoints.checkpoint_manager(wd, 1, 2)
+    last = checkpoints.latest_step(mgr)
     mgr.close()
     config.train.steps = last + 1
     result = train.train_and_evaluate(config, wd)

@@ -17,7 +17,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from esrgan_jax.checkpoint import load_variables
+from esrgan_jax.models.store import load_variables
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--config.model.num_feat=8", "--config.model.num_block=1", "--config.model.num_grow_ch=8"]

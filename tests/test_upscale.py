@@ -13,12 +13,12 @@ import jax
 import numpy as np
 import pytest
 from PIL import Image
-from test_inference import BT601, HP, by_hand, tiny
 
-from esrgan_jax.checkpoint import save_model
-from esrgan_jax.data.imageio import read_raw
 from esrgan_jax.errors import run_cli
+from esrgan_jax.image.io import read_raw
+from esrgan_jax.models.store import save_model
 from esrgan_jax.upscale import main
+from tests.support import BT601, HP, by_hand, tiny
 
 REPO = Path(__file__).resolve().parents[1]
 

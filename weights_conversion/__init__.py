@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from esrgan_jax.checkpoint import save_model
+from esrgan_jax.models.store import save_model
 from weights_conversion import discriminator, lpips, rrdbnet, srcnn, vgg
 from weights_conversion.common import ConversionError, StateDict, first_keys, param_count
 from weights_conversion.io import read_state_dict, sha256

@@ -15,9 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from esrgan_jax.checkpoint import load_variables, save_model
 from esrgan_jax.errors import run_cli
-from esrgan_jax.interpolation import blend, check_alpha, check_compatible
+from esrgan_jax.models.blend import blend, check_alpha, check_compatible
+from esrgan_jax.models.store import load_variables, save_model
 
 
 def interpolate(a: str | os.PathLike, b: str | os.PathLike, alpha: float, out: str | os.PathLike) -> Path:

@@ -16,8 +16,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from tqdm import tqdm
 
-from esrgan_jax.data.imageio import ImageReadError, read_uint8
-from esrgan_jax.data.resize import bicubic_downscale, imresize
+from esrgan_jax.image.io import ImageReadError, read_uint8
+from esrgan_jax.image.resize import bicubic_downscale, imresize
 
 NO_MATCH = 1e9
 _GRID = 16

@@ -15,10 +15,10 @@ from typing import Protocol
 
 import numpy as np
 
-from esrgan_jax.data.imageio import read_uint8
 from esrgan_jax.data.pairing import image_size, mod_slack
-from esrgan_jax.data.resize import bicubic_downscale, modcrop
 from esrgan_jax.errors import UserError
+from esrgan_jax.image.io import read_uint8
+from esrgan_jax.image.resize import bicubic_downscale, modcrop
 
 
 class DataWarning(UserWarning):

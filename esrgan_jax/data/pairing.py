@@ -2,7 +2,7 @@
 
 Names are compared without case and without the usual suffixes (`x4`, `_LR`, `_HR`, `-lr`, `_bicx4`, ...). Files
 left over are paired by content (see `content_match`), which recovers datasets whose files were renamed,
-shuffled or rotated, as the seed's was. The outcome is a `PairingReport` that can be printed.
+shuffled or rotated. The outcome is a `PairingReport` that can be printed.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 from PIL import Image
 
 from esrgan_jax.data.content_match import NO_MATCH, match_by_content
-from esrgan_jax.data.formats import DECODE_ERRORS
-from esrgan_jax.data.imageio import ImageReadError, list_images
+from esrgan_jax.image.formats import DECODE_ERRORS
+from esrgan_jax.image.io import ImageReadError, list_images
 
 # Scale tags may follow the name directly (EDSR's 'babyx4'); words like 'lr' need a separator ('anchor' stays).
 _SUFFIX = re.compile(r"(?:[_\-. ]?x\d+|[_\-. ](?:\d+x|lr|hr|gt|sr|bicx?\d*|lrbicx\d+|gtmod\d+|mod\d+))$")

@@ -19,12 +19,12 @@ from functools import lru_cache
 import numpy as np
 
 from esrgan_jax.data.dataset import PairedDataset, drop_bad, warn_bad
-from esrgan_jax.data.resize import imresize
 from esrgan_jax.errors import UserError
+from esrgan_jax.image.resize import imresize
 
 RESIZE_MODES = ("crop", "fixed")
 
-FIXED_LR_SIZE = 64  # LR side of resize_mode "fixed" (the seed's 64x64 LR / 256x256 HR)
+FIXED_LR_SIZE = 64  # LR side of resize_mode "fixed" (64x64 LR / 256x256 HR at x4)
 
 
 def usable_indices(dataset: PairedDataset, lr_patch: int = 32, resize_mode: str = "crop") -> np.ndarray:
@@ -160,7 +160,7 @@ def train_batches(
       augment: random horizontal flip and 90-degree rotation (one of 8), the same for LR and HR.
       num_workers: grain worker processes; 0 loads in threads of this process. The batches are the same.
       start_step: the first step to yield; batches are exactly those an uninterrupted run yields from there.
-      resize_mode: 'crop' (random paired crops) or 'fixed' (the seed's simple mode: the whole LR resized to
+      resize_mode: 'crop' (random paired crops) or 'fixed' (the simple mode: the whole LR resized to
         fixed_size x fixed_size and the whole HR to fixed_size * scale, with the MATLAB bicubic).
       shard_index: this host's shard in [0, shard_count).
       shard_count: number of hosts; each sees a disjoint part of every global batch.

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from esrgan_jax.data.dataset import Example, PairedDataset
-from esrgan_jax.data.imageio import read_uint8
 from esrgan_jax.data.pairing import image_size
-from esrgan_jax.data.resize import bicubic_downscale, modcrop
 from esrgan_jax.errors import UserError
+from esrgan_jax.image.io import read_uint8
+from esrgan_jax.image.resize import bicubic_downscale, modcrop
 
 # name -> file in skimage.data.data_dir (all RGB; sizes are width x height).
 SAMPLE_FILES = {

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from esrgan_jax.data.dataset import DataWarning, Example, FilePair, HrFile, PairedDataset, drop_bad
-from esrgan_jax.data.imageio import IMAGE_EXTENSIONS, ImageReadError, list_images
 from esrgan_jax.data.pairing import image_size, pair_folders
 from esrgan_jax.data.samples import open_samples
 from esrgan_jax.data.tfds_source import open_tfds
 from esrgan_jax.errors import UserError
+from esrgan_jax.image.io import IMAGE_EXTENSIONS, ImageReadError, list_images
 
 __all__ = ["DataWarning", "Example", "PairedDataset", "open_dataset", "open_hr_folder", "open_paired_folders"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from esrgan_jax.models.discriminator import TorchBatchNorm, VGGStyleDiscriminator
 from esrgan_jax.models.lpips import LPIPS
@@ -23,6 +24,20 @@ MODELS: dict[str, type[nn.Module]] = {
 }
 
 
+# Compute dtypes by name (configs, CLIs); parameters always stay float32.
+COMPUTE_DTYPES: dict[str, Any] = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+GENERATOR_KINDS = ("rrdbnet", "srcnn")
+
+
+def compute_dtype(name: str, where: str = "dtype") -> Any:
+    """The jnp dtype called `name`; a one-line UserError naming `where` (the flag or config key) otherwise."""
+    from esrgan_jax.errors import UserError
+
+    if name not in COMPUTE_DTYPES:
+        raise UserError(f"{where} {name!r}: expected one of {', '.join(COMPUTE_DTYPES)}")
+    return COMPUTE_DTYPES[name]
+
+
 def build_model(kind: str, hparams: dict[str, Any], **overrides: Any) -> nn.Module:
     """Rebuilds the module saved as `kind` with `hparams`; `overrides` (e.g. dtype, layers) win."""
     if kind not in MODELS:
@@ -38,6 +53,8 @@ def build_model(kind: str, hparams: dict[str, Any], **overrides: Any) -> nn.Modu
 
 
 __all__ = [
+    "COMPUTE_DTYPES",
+    "GENERATOR_KINDS",
     "LPIPS",
     "MODELS",
     "RRDBNet",
@@ -48,6 +65,7 @@ __all__ = [
     "VGGFeatures",
     "VGGStyleDiscriminator",
     "build_model",
+    "compute_dtype",
     "pixel_unshuffle",
     "upsample_nearest2x",
 ]

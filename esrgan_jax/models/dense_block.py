@@ -14,10 +14,8 @@ keeps the sign). So the forward saves only that one tensor, and the backward sli
 
 The backward makes its slices depend on the incoming gradient (a zero computed from it) so that XLA cannot
 schedule them - and their transposes - back into the forward pass; an `optimization_barrier` would say this
-more directly, but XLA:CPU removes barriers before scheduling. Measured on the full ESRGAN train step
-(2 cores, two devices, benchmarks/RESULTS.md point 11): peak RSS b16 32x32 5128 -> 2680 MiB, b1 64x64
-2674 -> 2055 MiB, and the step is 9-17% faster. Gradients equal PyTorch autograd's within float rounding
-(tests/test_dense_block.py). Forward-mode differentiation (`jax.jvp`) is not defined through a custom VJP.
+more directly, but XLA:CPU removes barriers before scheduling. The memory and speed this saves are in
+benchmarks/RESULTS.md. Forward-mode differentiation (`jax.jvp`) is not defined through a custom VJP.
 """
 
 from __future__ import annotations
@@ -28,7 +26,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-NEGATIVE_SLOPE = 0.2  # ESRGAN's LeakyReLU slope (flax's default is 0.01)
+from esrgan_jax.models.layers import NEGATIVE_SLOPE
+
 RESIDUAL_SCALE = 0.2  # the block's output is conv5(...) * 0.2 + x
 
 # Five (kernel [3, 3, Cin, Cout], bias [Cout]) pairs: conv1..conv4 grow by G channels, conv5 maps back to F.

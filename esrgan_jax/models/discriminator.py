@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.rrdbnet import _TORCH_INIT, leaky_relu
+from esrgan_jax.models.layers import TORCH_INIT, leaky_relu
 
 
 class TorchBatchNorm(nn.Module):
@@ -78,7 +78,7 @@ class VGGStyleDiscriminator(nn.Module):
         def conv(feat, k, name, bias=False):
             stride, pad = (2, ((1, 1), (1, 1))) if k == 4 else (1, "SAME")
             return nn.Conv(
-                feat, (k, k), stride, pad, use_bias=bias, kernel_init=_TORCH_INIT, dtype=self.dtype, name=name
+                feat, (k, k), stride, pad, use_bias=bias, kernel_init=TORCH_INIT, dtype=self.dtype, name=name
             )
 
         x = leaky_relu(conv(nf, 3, "conv0_0", bias=True)(x.astype(self.dtype)))
@@ -89,5 +89,5 @@ class VGGStyleDiscriminator(nn.Module):
             x = leaky_relu(TorchBatchNorm(name=f"bn{stage}_1")(conv(width, 4, f"conv{stage}_1")(x), train))
         # [N, 4, 4, C] -> [N, C, 4, 4] -> [N, C*16]: PyTorch's flatten order, so linear1 needs no permutation.
         x = x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1).astype(jnp.float32)
-        x = leaky_relu(nn.Dense(100, kernel_init=_TORCH_INIT, name="linear1")(x))
-        return nn.Dense(1, kernel_init=_TORCH_INIT, name="linear2")(x)
+        x = leaky_relu(nn.Dense(100, kernel_init=TORCH_INIT, name="linear1")(x))
+        return nn.Dense(1, kernel_init=TORCH_INIT, name="linear2")(x)

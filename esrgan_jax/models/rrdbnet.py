@@ -13,23 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.dense_block import NEGATIVE_SLOPE, dense_block
-
-# BasicSR's `default_init_weights(..., 0.1)`: kaiming_normal_ scaled by 0.1 for the dense-block convs, which
-# keeps a 23-block BN-free residual trunk stable at the start of training.
-_RDB_INIT = nn.initializers.variance_scaling(2.0 * 0.1**2, "fan_in", "normal")
-# PyTorch's default Conv2d init (kaiming_uniform with a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-_TORCH_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-def leaky_relu(x: jax.Array) -> jax.Array:
-    """LeakyReLU with ESRGAN's slope 0.2 (flax's default is 0.01)."""
-    return nn.leaky_relu(x, negative_slope=NEGATIVE_SLOPE)
-
-
-def conv3x3(features: int, name: str, dtype: Any, init=_TORCH_INIT) -> nn.Conv:
-    """3x3 stride-1 conv with bias; 'SAME' equals PyTorch's padding=1 here."""
-    return nn.Conv(features, (3, 3), padding="SAME", kernel_init=init, dtype=dtype, name=name)
+from esrgan_jax.models.dense_block import dense_block
+from esrgan_jax.models.layers import RDB_INIT, conv3x3, leaky_relu
 
 
 def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
@@ -56,7 +41,7 @@ class ResidualDenseBlock(nn.Module):
     """Five densely connected convs; output `conv5(...) * 0.2 + x`. [N, H, W, F] -> [N, H, W, F].
 
     Applied through `dense_block.dense_block`, whose backward pass keeps one concatenation per block instead of
-    every conv input (ESRGAN train step b16 32x32: 5128 -> 2680 MiB peak); the submodules hold the parameters.
+    every conv input (the saving is in benchmarks/RESULTS.md); the submodules hold the parameters.
     """
 
     num_feat: int = 64
@@ -66,7 +51,7 @@ class ResidualDenseBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         growth = [self.num_grow_ch] * 4 + [self.num_feat]
-        convs = [conv3x3(ch, f"conv{k}", self.dtype, _RDB_INIT) for k, ch in enumerate(growth, start=1)]
+        convs = [conv3x3(ch, f"conv{k}", self.dtype, RDB_INIT) for k, ch in enumerate(growth, start=1)]
         if self.is_initializing():  # nn.Conv creates the parameters: BasicSR's names, flax's random streams
             feats = [x]
             for conv in convs[:4]:
@@ -115,6 +100,13 @@ class RRDBNet(nn.Module):
     num_grow_ch: int = 32
     dtype: Any = jnp.float32
     remat: bool = False
+
+    pre_upsample = False  # the generator interface (with SRCNN): takes the LR image itself
+
+    @property
+    def in_channels(self) -> int:
+        """Image channels the network takes (3 for RGB, 1 for a luminance model)."""
+        return self.num_in_ch
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.rrdbnet import _TORCH_INIT
+from esrgan_jax.models.layers import TORCH_INIT
 
 
 class SRCNN(nn.Module):
@@ -32,23 +32,32 @@ class SRCNN(nn.Module):
     kernels: tuple[int, int, int] = (9, 5, 5)
     dtype: Any = jnp.float32
 
-    pre_upsample = True  # class constant: the input must already be upsampled by `scale`
+    pre_upsample = True  # the generator interface (with RRDBNet): the input is already upsampled by `scale`
+
+    @property
+    def in_channels(self) -> int:
+        """Image channels the network takes (3 for RGB, 1 for the paper's Y-only network)."""
+        return self.num_channels
+
+    def init_params(self, rng: jax.Array, size: int = 16) -> dict:
+        """Random parameters (shapes do not depend on the spatial size, so a small input is enough)."""
+        return self.init(rng, jnp.zeros((1, size, size, self.num_channels), jnp.float32))["params"]
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         k1, k2, k3 = self.kernels
         x = x.astype(self.dtype)
         x = nn.relu(
-            nn.Conv(self.filters[0], (k1, k1), padding="SAME", kernel_init=_TORCH_INIT, dtype=self.dtype, name="conv1")(
+            nn.Conv(self.filters[0], (k1, k1), padding="SAME", kernel_init=TORCH_INIT, dtype=self.dtype, name="conv1")(
                 x
             )
         )
         x = nn.relu(
-            nn.Conv(self.filters[1], (k2, k2), padding="SAME", kernel_init=_TORCH_INIT, dtype=self.dtype, name="conv2")(
+            nn.Conv(self.filters[1], (k2, k2), padding="SAME", kernel_init=TORCH_INIT, dtype=self.dtype, name="conv2")(
                 x
             )
         )
         x = nn.Conv(
-            self.num_channels, (k3, k3), padding="SAME", kernel_init=_TORCH_INIT, dtype=self.dtype, name="conv3"
+            self.num_channels, (k3, k3), padding="SAME", kernel_init=TORCH_INIT, dtype=self.dtype, name="conv3"
         )(x)
         return x.astype(jnp.float32)

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.rrdbnet import _TORCH_INIT
+from esrgan_jax.models.layers import TORCH_INIT
 
 # Convs per stage; a max-pool ends each stage.
 _STAGES = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -68,7 +68,7 @@ class VGGFeatures(nn.Module):
         for name in names[: last + 1]:
             if name.startswith("conv"):
                 width = _WIDTHS[int(name[4]) - 1]
-                x = nn.Conv(width, (3, 3), padding="SAME", kernel_init=_TORCH_INIT, dtype=self.dtype, name=name)(x)
+                x = nn.Conv(width, (3, 3), padding="SAME", kernel_init=TORCH_INIT, dtype=self.dtype, name=name)(x)
             elif name.startswith("relu"):
                 x = nn.relu(x)
             else:

@@ -6,9 +6,10 @@ fake. D runs in train mode for every forward, including those inside the G loss,
 statistics and updates its running statistics five times per step, in BasicSR's order: real, fake (G step),
 fake, real, fake (D step).
 
-Data parallelism: the batch is sharded over a 1-D `data` mesh axis (by images, or by rows when the batch is
-smaller than the device count) and the state is replicated; XLA inserts the gradient all-reduce (and the
-convolutions' halo exchange), and BatchNorm statistics are computed over the global batch as on one device.
+Data parallelism (`esrgan_jax.sharding`): the batch is split over a 1-D `data` mesh axis (by images, or by rows
+when the batch is smaller than the device count) and the state is replicated; XLA inserts the gradient
+all-reduce (and the convolutions' halo exchange), and BatchNorm statistics are computed over the global batch
+as on one device.
 """
 
 from __future__ import annotations
@@ -20,16 +21,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import Mesh
 
-from esrgan_jax import losses
-from esrgan_jax.devices import AXIS, image_sharding
-from esrgan_jax.train_state import TrainState
-
-DATA_AXIS = AXIS
+from esrgan_jax.sharding import replicated
+from esrgan_jax.training import losses
+from esrgan_jax.training.state import TrainState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,21 +127,6 @@ def train_step(cfg: StepConfig, state: TrainState, batch: dict[str, jax.Array], 
     return new, metrics
 
 
-def make_mesh(devices: list | None = None) -> Mesh:
-    """A 1-D mesh over `devices` (default: all devices of all processes) with the batch axis `data`."""
-    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (DATA_AXIS,))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-    """The sharding of the state: a full copy on every device."""
-    return NamedSharding(mesh, P())
-
-
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """The sharding of a batch: split along its first (batch) dimension over the `data` axis."""
-    return NamedSharding(mesh, P(DATA_AXIS))
-
-
 def compile_train_step(cfg: StepConfig, mesh: Mesh) -> Callable[[TrainState, dict, Any], tuple[TrainState, dict]]:
     """`train_step` jitted with explicit shardings, donating the state (argument 0).
 
@@ -158,21 +140,3 @@ def compile_train_step(cfg: StepConfig, mesh: Mesh) -> Callable[[TrainState, dic
         out_shardings=(repl, repl),
         donate_argnums=0,
     )
-
-
-def put_replicated(tree: Any, mesh: Mesh) -> Any:
-    """Places a host pytree (numpy or jax arrays) on every device of `mesh`."""
-    return jax.device_put(tree, replicated(mesh))
-
-
-def put_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Places a batch on `mesh`: this process's slice of the global batch, as one global array per key.
-
-    One process: each array is split by images when the device count divides the batch, else by rows (a batch
-    of 1 still uses every core of a CPU; esrgan_jax.devices). Several processes: split by images only, so each
-    process contributes exactly its own images.
-    """
-    if jax.process_count() == 1:
-        return {k: jax.device_put(np.asarray(v), image_sharding(mesh, np.shape(v))) for k, v in batch.items()}
-    sharding = batch_sharding(mesh)
-    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}

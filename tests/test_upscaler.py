@@ -1,53 +1,20 @@
-"""Tests for esrgan_jax.inference / esrgan_jax.tiling: tiled == whole-image inference, one compile for any
-image size, every image kind against the network applied by hand, SRCNN pre-upsampling, network interpolation."""
+"""Tests for esrgan_jax.inference (Upscaler, tiling): tiled == whole-image inference, one compile for any image size,
+every image kind against the network applied by hand, SRCNN pre-upsampling, network interpolation."""
 
 from __future__ import annotations
-
-import math
 
 import jax
 import numpy as np
 import pytest
 
-from esrgan_jax.checkpoint import save_model
-from esrgan_jax.color import rgb_to_ycbcr, ycbcr_to_rgb
-from esrgan_jax.data.resize import imresize
 from esrgan_jax.errors import UserError
-from esrgan_jax.inference import Upscaler
-from esrgan_jax.models import SRCNN, RRDBNet
-from esrgan_jax.tiling import axis_windows
-
-HP = dict(num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=32)
-BT601 = np.array([0.299, 0.587, 0.114])
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(1.0 / max(mse, 1e-30)))
-
-
-def random_params(module, seed: int, sample: np.ndarray) -> dict:
-    """Random parameters in numpy (flax's eager init takes ~17 s here, even for a tiny model)."""
-    shapes = jax.eval_shape(module.init, jax.random.key(0), sample)["params"]
-    rng = np.random.default_rng(seed)
-
-    def leaf(path, s):
-        if path[-1].key == "kernel":
-            return rng.normal(0, math.prod(s.shape[:-1]) ** -0.5, s.shape).astype(np.float32)
-        # conv_last's bias centres the output so that little of it is clipped (clipping hides differences)
-        return np.full(s.shape, 0.5 if path[0].key == "conv_last" else 0.0, np.float32)
-
-    return jax.tree_util.tree_map_with_path(leaf, shapes)
-
-
-def tiny(seed: int = 0, **hp) -> tuple[RRDBNet, dict]:
-    module = RRDBNet(**{**HP, **hp})
-    return module, random_params(module, seed, np.zeros((1, 4, 4, 3), np.float32))
-
-
-def by_hand(module, params, x: np.ndarray) -> np.ndarray:
-    """The network on the whole float image [H, W, C], clipped: the reference every path must reproduce."""
-    return np.clip(np.asarray(jax.jit(module.apply)({"params": params}, x[None].astype(np.float32))[0]), 0, 1)
+from esrgan_jax.image.color import rgb_to_ycbcr, ycbcr_to_rgb
+from esrgan_jax.image.resize import imresize
+from esrgan_jax.inference.tiling import axis_windows
+from esrgan_jax.inference.upscaler import Upscaler
+from esrgan_jax.models import SRCNN
+from esrgan_jax.models.store import save_model
+from tests.support import BT601, HP, by_hand, psnr, random_params, tiny
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +47,22 @@ def test_tiled_matches_whole_image(image, num_block):
     assert psnr(Upscaler((module, params), tile=16, tile_pad=0).upscale(image), whole) < 50.0
 
 
-def test_compiles_once_for_any_image_size(image):
-    up = Upscaler(tiny(), tile=12, tile_pad=4, tile_batch=2)
-    for img in (image, image[:20, :33], image[:5, :7], (image[:30, :17] * 255).astype(np.uint8)):
+def test_compiles_once_for_any_image_at_least_one_window_large(image):
+    up = Upscaler(tiny(), tile=12, tile_pad=4, tile_batch=2)  # windows of 20x20
+    for img in (image, image[:20, :33], (image[:30, :21] * 255).astype(np.uint8)):
         out = up.upscale(img)
         assert out.shape == (img.shape[0] * 4, img.shape[1] * 4, 3) and out.dtype == img.dtype
     assert up.compilations == 1
     assert up._jit._cache_size() == 1
+
+
+def test_image_smaller_than_a_window_comes_out_as_whole_image_inference(image):
+    """No reflect padding up to the window: along a short axis the window is the whole axis."""
+    module, params = tiny()
+    up = Upscaler((module, params), tile=12, tile_pad=4)
+    for img in (image[:5, :7], image[:17, :19]):
+        np.testing.assert_allclose(up.upscale(img), by_hand(module, params, img), atol=1e-6)
+    assert up.compilations == 2  # one per window shape
 
 
 @pytest.mark.parametrize("scale", [2, 1])
@@ -134,7 +110,8 @@ def test_uint8_uint16_gray_and_alpha_kinds(image):
     np.testing.assert_array_equal(out_rgba[..., :3], out8)
     np.testing.assert_array_equal(out_rgba[..., 3], up.upscale(rgb8[..., 1]))
     bicubic = Upscaler((module, params), tile=16, alpha_upsampler="bicubic").upscale(rgba)[..., 3]
-    np.testing.assert_array_equal(bicubic, np.rint(np.clip(imresize(rgb8[..., 1] / np.float32(255), 4), 0, 1) * 255))
+    want = np.rint(np.clip(imresize(rgb8[..., 1] / np.float32(255), 4).astype(np.float64), 0, 1) * 255)
+    np.testing.assert_array_equal(bicubic, want)
 
 
 def test_outscale_resizes_the_model_output(image):

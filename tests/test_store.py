@@ -10,8 +10,8 @@ import orbax.checkpoint as ocp
 import pytest
 
 from esrgan_jax import CheckpointError, load_discriminator, load_generator, load_model, load_vgg, save_model
-from esrgan_jax.checkpoint import read_meta, resolve_model_dir
 from esrgan_jax.models import RRDBNet, VGGStyleDiscriminator
+from esrgan_jax.models.store import read_meta, resolve_model_dir
 
 HP = {"num_in_ch": 3, "num_out_ch": 3, "scale": 4, "num_feat": 4, "num_block": 1, "num_grow_ch": 4}
 

@@ -1,6 +1,6 @@
 """`Upscaler`: a loaded generator that upscales numpy images of any size, kind and bit depth.
 
-The network always sees float32 RGB in [0, 1], in fixed-shape tiles (see `esrgan_jax.tiling`), so one compile
+The network always sees float32 RGB in [0, 1], in fixed-shape tiles (see `esrgan_jax.inference.tiling`), so one compile
 serves every image. Around it: grayscale is run as 3-channel gray and reduced back (BT.601 weights, as
 Real-ESRGAN's cv2 round trip does); an alpha channel is upscaled by the model the same way or by bicubic and
 re-attached; uint8/uint16/float come back as the same kind; SRCNN-style models get their bicubic pre-upsampling;
@@ -15,19 +15,19 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from esrgan_jax.checkpoint import load_model
-from esrgan_jax.color import input_channels, upscale_luma
-from esrgan_jax.devices import place
 from esrgan_jax.errors import UserError
-from esrgan_jax.interpolation import blend, check_alpha, check_compatible
-from esrgan_jax.tiling import run_tiled
+from esrgan_jax.image.color import upscale_luma
+from esrgan_jax.image.pixels import quantize
+from esrgan_jax.image.resize import imresize
+from esrgan_jax.inference.tiling import run_tiled
+from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
+from esrgan_jax.models.blend import blend, check_alpha, check_compatible
+from esrgan_jax.models.store import load_model
+from esrgan_jax.sharding import place
 
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 ALPHA_UPSAMPLERS = ("model", "bicubic")
-GENERATOR_KINDS = ("rrdbnet", "srcnn")
 _GRAY = np.array([0.299, 0.587, 0.114], np.float32)  # cv2 RGB2GRAY, which Real-ESRGAN applies to gray output
 
 
@@ -41,12 +41,15 @@ def _load(weights: Any, dtype: Any) -> tuple[nn.Module, dict[str, Any], dict[str
     return module, variables["params"], meta
 
 
-def _quantizer(dtype: np.dtype):
-    """Float [0, 1] -> `dtype` pixels: rounded integers for uint8/uint16, clipped floats otherwise."""
-    if np.issubdtype(dtype, np.integer):
-        top = float(np.iinfo(dtype).max)
-        return lambda x: np.rint(np.clip(x, 0.0, 1.0) * top).astype(dtype)
-    return lambda x: np.clip(x, 0.0, 1.0).astype(dtype)
+def network_input(module: nn.Module, lr: np.ndarray) -> np.ndarray:
+    """What `module` takes for LR images [..., h, w, C] float in [0, 1]: the image itself, or its MATLAB-bicubic
+    upsampling for a pre-upsampling generator (SRCNN)."""
+    if not module.pre_upsample:
+        return lr
+    lr = np.asarray(lr, np.float32)
+    if lr.ndim == 3:
+        return np.asarray(imresize(lr, module.scale), np.float32)
+    return np.stack([np.asarray(imresize(x, module.scale), np.float32) for x in lr])
 
 
 class Upscaler:
@@ -77,33 +80,35 @@ class Upscaler:
         alpha: float = 0.8,
         alpha_upsampler: str = "model",
     ):
-        if dtype not in DTYPES:
-            raise UserError(f"dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+        jdtype = compute_dtype(dtype)
         if alpha_upsampler not in ALPHA_UPSAMPLERS:
             raise UserError(f"alpha upsampler {alpha_upsampler!r}: expected one of {', '.join(ALPHA_UPSAMPLERS)}")
         if tile < 0 or tile_pad < 0 or (tile_batch is not None and tile_batch < 1):
             raise UserError(
                 f"tile {tile}, tile-pad {tile_pad}, tile-batch {tile_batch}: expected tile, pad >= 0, batch >= 1"
             )
-        self.module, params, meta = _load(weights, DTYPES[dtype])
+        self.module, params, meta = _load(weights, jdtype)
         if weights_b is not None:
             check_alpha(alpha)
-            _, params_b, meta_b = _load(weights_b, DTYPES[dtype])
+            _, params_b, meta_b = _load(weights_b, jdtype)
             check_compatible(weights, weights_b, meta, meta_b, params, params_b)
             params = blend(params, params_b, alpha)
         self.meta = meta
         self.scale = int(self.module.scale)
-        self.pre_upsample = bool(getattr(self.module, "pre_upsample", False))
-        self.channels = input_channels(self.module)
+        self.channels = self.module.in_channels
         self.tile, self.tile_pad = tile, tile_pad
         self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
         self.alpha_upsampler = alpha_upsampler
         self.compilations = 0  # traces of the network = XLA compiles (a jitted function retraces per shape)
         # Each call's tiles (or a tile's rows) are split over as many local devices as divide them, and those
-        # devices hold the parameters: a CPU presented as one device per core (esrgan_jax.devices) uses its cores.
+        # devices hold the parameters: a CPU presented as one device per core (esrgan_jax.sharding) uses its cores.
+        self.set_params(params)
+        self._jit = jax.jit(self._forward)
+
+    def set_params(self, params: Any) -> None:
+        """Swaps in other parameters of the same module (e.g. training's latest); nothing is compiled again."""
         self._params = params
         self._placed: dict[int, Any] = {}  # device count -> parameters replicated on that many devices
-        self._jit = jax.jit(self._forward)
 
     def _forward(self, params: Any, x: jax.Array) -> jax.Array:
         self.compilations += 1  # Python side effect: runs only while tracing
@@ -115,8 +120,8 @@ class Upscaler:
     def _run(self, image: np.ndarray, post, progress: bool) -> np.ndarray:
         """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""
         net_scale, multiple = self.scale, 4 // self.scale
-        if self.pre_upsample:
-            image, net_scale, multiple = np.asarray(_imresize(image, self.scale), np.float32), 1, 1
+        if self.module.pre_upsample:
+            image, net_scale, multiple = network_input(self.module, image), 1, 1
         return run_tiled(
             self._call,
             image,
@@ -159,14 +164,14 @@ class Upscaler:
         x = image[..., None] if image.ndim == 2 else image
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
         x = x.astype(np.float32) / np.float32(top)
-        quant = _quantizer(image.dtype)
+        quant = lambda a: quantize(a, image.dtype)  # noqa: E731
         color, alpha = (x[..., :3], x[..., 3:]) if x.shape[-1] == 4 else (x, None)
         out = self._planes(color, quant, progress)
         if alpha is not None:
             if self.alpha_upsampler == "model":
                 out_alpha = self._planes(alpha, quant, progress)
             else:
-                out_alpha = quant(np.asarray(_imresize(alpha[..., 0], self.scale), np.float32)[..., None])
+                out_alpha = quant(np.asarray(imresize(alpha[..., 0], self.scale), np.float32)[..., None])
             out = np.concatenate([out, out_alpha], -1)
         if outscale is not None and outscale != self.scale:
             out = quant(_resize_to(out.astype(np.float32) / np.float32(top), image.shape[:2], outscale))
@@ -176,12 +181,4 @@ class Upscaler:
 def _resize_to(image: np.ndarray, size: tuple[int, int], outscale: float) -> np.ndarray:
     """Resizes the model output [sH, sW, C] to round(size * outscale) with MATLAB bicubic (float, unrounded)."""
     shape = (max(1, round(size[0] * outscale)), max(1, round(size[1] * outscale)))
-    return np.asarray(_imresize(image, output_shape=shape), np.float32)
-
-
-def _imresize(*args: Any, **kwargs: Any) -> np.ndarray:
-    # Imported on first use: `import esrgan_jax` re-exports Upscaler, and esrgan_jax.data's __init__ pulls in the
-    # whole training-data stack, which only SRCNN, bicubic alpha and --outscale need.
-    from esrgan_jax.data.resize import imresize
-
-    return imresize(*args, **kwargs)
+    return np.asarray(imresize(image, output_shape=shape), np.float32)

@@ -4,7 +4,7 @@ SRCNN was trained and published on the Y channel only: the network sees luminanc
 bicubic (Dong et al. 2014, section 4). A model with one input channel (an SRCNN trained with
 `--config.model.num_channels=1`, or a converted original Y-only SRCNN) is therefore run that way on colour
 images, in training, validation and `Upscaler`. The conversion is MATLAB `rgb2ycbcr` / `ycbcr2rgb` on [0, 1]
-floats, the same luma as `esrgan_jax.metrics.rgb_to_y` (which scores PSNR-Y on the 0-255 scale).
+floats, the same luma as `esrgan_jax.scoring.metrics.rgb_to_y` (which scores PSNR-Y on the 0-255 scale).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 # MATLAB rgb2ycbcr (ITU-R BT.601, studio range; not OpenCV's full-range YCrCb) for RGB in [0, 1]: rows give Y,
-# Cb, Cr on the 0-255 scale before the offsets. esrgan_jax.metrics scores PSNR-Y with row 0.
+# Cb, Cr on the 0-255 scale before the offsets. esrgan_jax.scoring.metrics scores PSNR-Y with row 0.
 YCBCR_MATRIX = np.array(
     [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
     np.float64,
@@ -48,7 +48,7 @@ def upscale_luma(run_y: Callable[[np.ndarray], np.ndarray], lr_rgb: np.ndarray, 
     Returns:
       [h * scale, w * scale, 3] float32 RGB, unclipped.
     """
-    from esrgan_jax.data.resize import imresize  # the data package is heavy; only luma models need it here
+    from esrgan_jax.image.resize import imresize  # the data package is heavy; only luma models need it here
 
     ycc = rgb_to_ycbcr(lr_rgb)
     y = np.asarray(run_y(ycc[..., :1]), np.float32)
@@ -56,8 +56,3 @@ def upscale_luma(run_y: Callable[[np.ndarray], np.ndarray], lr_rgb: np.ndarray, 
     if y.shape[:2] != cbcr.shape[:2]:
         raise ValueError(f"upscale_luma: model output {y.shape} does not match the upscaled chroma {cbcr.shape}")
     return ycbcr_to_rgb(np.concatenate([y, cbcr], axis=-1))
-
-
-def input_channels(module) -> int:
-    """Image channels a generator module takes: RRDBNet's `num_in_ch`, SRCNN's `num_channels`, else 3."""
-    return int(getattr(module, "num_in_ch", getattr(module, "num_channels", 3)))

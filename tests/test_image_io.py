@@ -11,9 +11,9 @@ import pytest
 import tifffile
 from PIL import Image, ImageOps
 
-from esrgan_jax.data import formats
-from esrgan_jax.data.imageio import ImageInfo, ImageReadError, list_images, read_image, read_uint8, write_image
 from esrgan_jax.errors import UserError
+from esrgan_jax.image import formats
+from esrgan_jax.image.io import ImageInfo, ImageReadError, list_images, read_image, read_uint8, write_image
 
 RNG = np.random.default_rng(0)
 

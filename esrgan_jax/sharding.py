@@ -1,13 +1,14 @@
-"""One JAX CPU device per core, so that sharded work uses every core of a CPU-only machine.
+"""Devices and data parallelism: CPU cores as JAX devices, the data mesh, placing parameters and batches, and
+multi-host start-up (`jax.distributed`).
 
-XLA:CPU (jaxlib 0.10.2) runs most of RRDBNet's convolutions on a single thread (benchmarks/RESULTS.md), so
-one CPU device computes at about half the peak of a 2-core machine. JAX can present the host as several CPU
-devices (`jax_num_cpu_devices`), each running its share at the same time. esrgan-jax then shards the training
-batch (`esrgan_jax.train`) and the rows of each inference tile (`esrgan_jax.inference`) over them; XLA's SPMD
-partitioner adds the halo exchange the 3x3 convolutions need, so results equal the one-device ones up to float
-rounding. An input is split over as many devices as divide its images or rows (`split_count`), never copied
-to all of them, so a many-core machine does not run one tile once per core. On GPUs and TPUs the CPU backend
-is not used, and the same placement spreads images or rows over the accelerators.
+XLA:CPU runs most of RRDBNet's convolutions on a single thread (benchmarks/RESULTS.md), so one CPU device
+computes at about half the peak of a 2-core machine. JAX can present the host as several CPU devices
+(`jax_num_cpu_devices`), each running its share at the same time. esrgan-jax then shards the training batch and
+the rows of each inference tile over them; XLA's SPMD partitioner adds the halo exchange the 3x3 convolutions
+need, so results equal the one-device ones up to float rounding. An input is split over as many devices as
+divide its images or rows (`split_count`), never copied to all of them, so a many-core machine does not run one
+tile once per core. On GPUs and TPUs the CPU backend is not used, and the same placement spreads images or rows
+over the accelerators.
 
 The device count can only be set before JAX starts its backends, so each command-line entry point calls
 `use_cpu_cores()` first; library users call it themselves (or set `jax_num_cpu_devices`). Override the count
@@ -29,6 +30,7 @@ from esrgan_jax.errors import UserError
 
 ENV_VAR = "ESRGAN_JAX_CPU_DEVICES"
 AXIS = "data"
+CLUSTER_ENV = ("JAX_COORDINATOR_ADDRESS", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
 
 
 def cpu_core_count() -> int:
@@ -110,3 +112,62 @@ def place(params: Any, x: np.ndarray, cache: dict[int, Any] | None = None) -> tu
         if cache is not None:
             cache[k] = placed
     return placed, jax.device_put(x, image_sharding(mesh, x.shape))
+
+
+def make_mesh(devices: list | None = None) -> Mesh:
+    """A 1-D mesh over `devices` (default: all devices of all processes) with the batch axis `data`."""
+    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """The sharding of the state: a full copy on every device."""
+    return NamedSharding(mesh, P())
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """The sharding of a batch: split along its first (batch) dimension over the `data` axis."""
+    return NamedSharding(mesh, P(AXIS))
+
+
+def put_replicated(tree: Any, mesh: Mesh) -> Any:
+    """Places a host pytree (numpy or jax arrays) on every device of `mesh`."""
+    return jax.device_put(tree, replicated(mesh))
+
+
+def host_copy(tree: Any) -> Any:
+    """A pytree of (replicated) jax arrays as numpy, from this process's own copy: works when the arrays span
+    several processes, where `jax.device_get` cannot gather them."""
+    return jax.tree.map(lambda a: np.asarray(a.addressable_data(0)) if isinstance(a, jax.Array) else a, tree)
+
+
+def put_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+    """Places a batch on `mesh`: this process's slice of the global batch, as one global array per key.
+
+    One process: each array is split by images when the device count divides the batch, else by rows (a batch
+    of 1 still uses every core of a CPU; esrgan_jax.sharding). Several processes: split by images only, so each
+    process contributes exactly its own images.
+    """
+    if jax.process_count() == 1:
+        return {k: jax.device_put(np.asarray(v), image_sharding(mesh, np.shape(v))) for k, v in batch.items()}
+    sharding = batch_sharding(mesh)
+    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}
+
+
+def maybe_initialize_distributed() -> None:
+    """Calls `jax.distributed.initialize()` when a multi-process cluster launcher's environment is present.
+
+    SLURM and Open MPI are detected by JAX itself. Any other launcher sets JAX_COORDINATOR_ADDRESS plus
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID, which JAX does not read on its own, so they are passed explicitly.
+    """
+    env = os.environ
+    multi = "JAX_COORDINATOR_ADDRESS" in env or any(int(env.get(k, "1") or 1) > 1 for k in CLUSTER_ENV[1:])
+    if not multi or jax.distributed.is_initialized():
+        return
+    given = {k: env[k] for k in ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID") if k in env}
+    if not given:
+        jax.distributed.initialize()
+        return
+    if len(given) < 2 or not all(v.isdigit() for v in given.values()):
+        shown = ", ".join(f"{k}={v!r}" for k, v in given.items())
+        raise UserError(f"{shown}: set both JAX_NUM_PROCESSES and JAX_PROCESS_ID to whole numbers (or neither)")
+    jax.distributed.initialize(num_processes=int(given["JAX_NUM_PROCESSES"]), process_id=int(given["JAX_PROCESS_ID"]))

@@ -16,8 +16,11 @@ import optax
 import pytest
 from ml_collections import ConfigDict
 
-from esrgan_jax import optim, train_state, train_steps
+from esrgan_jax import sharding
 from esrgan_jax.models import RRDBNet, VGGFeatures, VGGStyleDiscriminator
+from esrgan_jax.training import optim
+from esrgan_jax.training import state as train_state
+from esrgan_jax.training import step as train_steps
 
 REPO = Path(__file__).resolve().parents[1]
 TRUNK = ((r"body_\d+/.*", "train"), (".*", "freeze"))
@@ -70,8 +73,7 @@ def _sd(module) -> dict[str, np.ndarray]:
 
 def test_esrgan_step_matches_basicsr_torch():
     torch = pytest.importorskip("torch")
-    from torch_models import RRDBNetTorch, VGGStyleDiscriminatorTorch, VGGTorch, randomize_
-
+    from tests.torch_models import RRDBNetTorch, VGGStyleDiscriminatorTorch, VGGTorch, randomize_
     from weights_conversion import convert_state_dict
 
     tg = randomize_(RRDBNetTorch(**TINY), seed=1, std=0.1)  # large enough that SR images vary (BN input)
@@ -92,11 +94,11 @@ def test_esrgan_step_matches_basicsr_torch():
         vgg=VGGFeatures(arch="vgg19", layers=("conv5_4",)), gan_weight=5e-3,
         discriminator=VGGStyleDiscriminator(num_feat=8), d_tx=optax.sgd(lr), ema_decay=decay,
     )  # fmt: skip
-    mesh = train_steps.make_mesh()
+    mesh = sharding.make_mesh()
     state = train_state.create_train_state(g0["params"], g_tx, d_variables=d0, d_tx=cfg.d_tx, ema=True)
-    state = train_steps.put_replicated(state, mesh)
+    state = sharding.put_replicated(state, mesh)
     step = train_steps.compile_train_step(cfg, mesh)
-    state, metrics = step(state, train_steps.put_batch({"lr": lq, "hr": gt}, mesh), vgg_params["params"])
+    state, metrics = step(state, sharding.put_batch({"lr": lq, "hr": gt}, mesh), vgg_params["params"])
 
     for k, v in t_losses.items():
         np.testing.assert_allclose(metrics[k], v, rtol=1e-4, err_msg=k)
@@ -123,18 +125,18 @@ def mse_step():
     adam = optim.adam(ConfigDict(dict(lr=1e-3, b1=0.9, b2=0.99, milestones=(), gamma=0.5)))
     g_tx, _ = optim.make_optimizer(adam, params, TRUNK)
     cfg = train_steps.StepConfig(generator=g, g_tx=g_tx, pixel_loss="mse")
-    mesh = train_steps.make_mesh()
+    mesh = sharding.make_mesh()
     return params, g_tx, mesh, train_steps.compile_train_step(cfg, mesh)
 
 
 def test_frozen_params_unchanged_state_donated_and_compiled_once(mse_step):
     params, g_tx, mesh, step = mse_step
-    state = train_steps.put_replicated(train_state.create_train_state(params, g_tx), mesh)
+    state = sharding.put_replicated(train_state.create_train_state(params, g_tx), mesh)
     rng = np.random.default_rng(1)
     for _ in range(2):
         old = state
         batch = {"lr": rng.random((2, 16, 16, 3), np.float32), "hr": rng.random((2, 64, 64, 3), np.float32)}
-        state, metrics = step(state, train_steps.put_batch(batch, mesh), {})
+        state, metrics = step(state, sharding.put_batch(batch, mesh), {})
     assert old.g_params["conv_first"]["kernel"].is_deleted()  # donated, not copied
     assert step._cache_size() == 1  # the second step reused the first compilation
     assert int(state.step) == 2 and set(metrics) == {"l_g_pix", "l_g_total"}
@@ -150,7 +152,7 @@ def test_frozen_params_unchanged_state_donated_and_compiled_once(mse_step):
 MULTI_DEVICE = textwrap.dedent(
     """
     import jax, numpy as np, optax
-    from esrgan_jax import train_state, train_steps
+    from esrgan_jax import sharding; from esrgan_jax.training import state as train_state, step as train_steps
     from esrgan_jax.models import RRDBNet, VGGStyleDiscriminator
     assert jax.device_count() == 4, jax.devices()
     g, d = RRDBNet(num_feat=8, num_block=1, num_grow_ch=8), VGGStyleDiscriminator(num_feat=8)
@@ -164,13 +166,13 @@ MULTI_DEVICE = textwrap.dedent(
     batch = {"lr": rng.random((4, 32, 32, 3), np.float32), "hr": rng.random((4, 128, 128, 3), np.float32)}
     out = []
     for devices in (jax.devices(), jax.devices()[:1]):
-        mesh = train_steps.make_mesh(devices)
+        mesh = sharding.make_mesh(devices)
         state = train_state.create_train_state(gp, cfg.g_tx, d_variables=dv, d_tx=cfg.d_tx, ema=True)
         state, m = train_steps.compile_train_step(cfg, mesh)(
-            train_steps.put_replicated(state, mesh), train_steps.put_batch(batch, mesh), {})
+            sharding.put_replicated(state, mesh), sharding.put_batch(batch, mesh), {})
         if len(devices) == 4:
             assert state.g_params["conv_first"]["kernel"].sharding.mesh.size == 4
-            assert len(train_steps.put_batch(batch, mesh)["lr"].addressable_shards) == 4
+            assert len(sharding.put_batch(batch, mesh)["lr"].addressable_shards) == 4
         out.append(jax.device_get((state, m)))
     check = lambda p, a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=jax.tree_util.keystr(p))
     jax.tree_util.tree_map_with_path(check, out[0], out[1])
@@ -191,8 +193,8 @@ def test_step_on_four_devices_equals_one_device():
 def test_put_batch_rejects_nothing_and_keeps_values(mse_step):
     _, _, mesh, _ = mse_step
     x = np.arange(2 * 4 * 4 * 3, dtype=np.float32).reshape(2, 4, 4, 3)
-    np.testing.assert_array_equal(np.asarray(train_steps.put_batch({"lr": x}, mesh)["lr"]), x)
-    assert jnp.asarray(train_steps.put_batch({"lr": x}, mesh)["lr"]).shape == (2, 4, 4, 3)
+    np.testing.assert_array_equal(np.asarray(sharding.put_batch({"lr": x}, mesh)["lr"]), x)
+    assert jnp.asarray(sharding.put_batch({"lr": x}, mesh)["lr"]).shape == (2, 4, 4, 3)
 
 
 def test_bfloat16_compute_keeps_float32_params_and_tracks_float32(mse_step):
@@ -202,8 +204,8 @@ def test_bfloat16_compute_keeps_float32_params_and_tracks_float32(mse_step):
     losses, states = {}, {}
     for dtype in (jnp.float32, jnp.bfloat16):
         cfg = train_steps.StepConfig(generator=RRDBNet(**TINY, dtype=dtype), g_tx=g_tx, pixel_loss="mse")
-        state = train_steps.put_replicated(train_state.create_train_state(params, g_tx), mesh)
-        state, metrics = train_steps.compile_train_step(cfg, mesh)(state, train_steps.put_batch(batch, mesh), {})
+        state = sharding.put_replicated(train_state.create_train_state(params, g_tx), mesh)
+        state, metrics = train_steps.compile_train_step(cfg, mesh)(state, sharding.put_batch(batch, mesh), {})
         losses[dtype], states[dtype] = float(metrics["l_g_pix"]), state
     assert {leaf.dtype for leaf in jax.tree.leaves(states[jnp.bfloat16].g_params)} == {jnp.dtype(jnp.float32)}
     assert abs(losses[jnp.bfloat16] - losses[jnp.float32]) < 0.02 * losses[jnp.float32]  # ~3 significant digits

@@ -1,4 +1,4 @@
-"""Tests for esrgan_jax.devices: CPU cores as JAX devices, and that sharded inference equals one device."""
+"""Tests for esrgan_jax.sharding: CPU cores as JAX devices, and that sharded inference equals one device."""
 
 import json
 import os
@@ -9,17 +9,17 @@ from pathlib import Path
 
 import jax
 
-from esrgan_jax import devices
+from esrgan_jax import sharding
 
 REPO = Path(__file__).resolve().parents[1]
 
 TWO_DEVICES = textwrap.dedent(
     """
     import json, jax, numpy as np
-    from esrgan_jax import devices
-    assert devices.use_cpu_cores() == 2
-    assert devices.use_cpu_cores() is None  # backends not started yet, but the count is now the user's
-    from esrgan_jax.inference import Upscaler
+    from esrgan_jax import sharding
+    assert sharding.use_cpu_cores() == 2
+    assert sharding.use_cpu_cores() is None  # backends not started yet, but the count is now the user's
+    from esrgan_jax.inference.upscaler import Upscaler
     from esrgan_jax.models import RRDBNet
     g = RRDBNet(num_feat=8, num_block=1, num_grow_ch=8)
     params = g.init_params(jax.random.PRNGKey(0))
@@ -27,8 +27,8 @@ TWO_DEVICES = textwrap.dedent(
     reference = np.asarray(jax.jit(g.apply)({"params": params}, image[None]))[0]
     specs = {}
     for s in [(2, 16, 16, 3), (1, 16, 16, 3), (1, 15, 16, 3), (1, 8, 16, 3)]:
-        mesh = devices.mesh_for(s)
-        specs[str(s)] = [mesh.devices.size, *devices.image_sharding(mesh, s).spec]
+        mesh = sharding.mesh_for(s)
+        specs[str(s)] = [mesh.devices.size, *sharding.image_sharding(mesh, s).spec]
     out = {}
     for tile, pad in ((0, 0), (16, 8)):
         up = Upscaler((g, params), tile=tile, tile_pad=pad, tile_batch=1)
@@ -42,9 +42,9 @@ TWO_DEVICES = textwrap.dedent(
 TRAIN_ROWS = textwrap.dedent(
     """
     import jax, numpy as np, optax
-    from esrgan_jax import devices
-    devices.use_cpu_cores(2)
-    from esrgan_jax import train_state, train_steps
+    from esrgan_jax import sharding
+    sharding.use_cpu_cores(2)
+    from esrgan_jax import sharding; from esrgan_jax.training import state as train_state, step as train_steps
     from esrgan_jax.models import RRDBNet
     g = RRDBNet(num_feat=8, num_block=1, num_grow_ch=8)
     params = g.init_params(jax.random.PRNGKey(0))
@@ -53,10 +53,10 @@ TRAIN_ROWS = textwrap.dedent(
     batch = {"lr": rng.random((1, 16, 16, 3), np.float32), "hr": rng.random((1, 64, 64, 3), np.float32)}
     out = []
     for mesh_devices in (jax.devices(), jax.devices()[:1]):
-        mesh = train_steps.make_mesh(mesh_devices)
-        placed = train_steps.put_batch(batch, mesh)
+        mesh = sharding.make_mesh(mesh_devices)
+        placed = sharding.put_batch(batch, mesh)
         step = train_steps.compile_train_step(cfg, mesh)
-        state = train_steps.put_replicated(train_state.create_train_state(params, cfg.g_tx), mesh)
+        state = sharding.put_replicated(train_state.create_train_state(params, cfg.g_tx), mesh)
         for _ in range(2):
             state, metrics = step(state, placed, {})
         out.append((jax.device_get(state.g_params), float(metrics["l_g_pix"])))
@@ -100,10 +100,10 @@ def test_batch_of_one_trains_split_by_rows_and_equals_one_device():
 
 MANY = textwrap.dedent(
     """
-    from esrgan_jax import devices
-    devices.use_cpu_cores(16)
+    from esrgan_jax import sharding
+    sharding.use_cpu_cores(16)
     # a 276-row upscale tile, a batch of 16 / 6 / 1 LR patches of 32 rows, whole images of 501 and 499 rows
-    print([devices.split_count(s) for s in [(1, 276), (16, 32), (6, 32), (1, 32), (1, 501), (1, 499)]])
+    print([sharding.split_count(s) for s in [(1, 276), (16, 32), (6, 32), (1, 32), (1, 501), (1, 499)]])
     """
 )
 
@@ -116,15 +116,15 @@ def test_many_devices_use_the_most_that_divide_never_a_replica():
 
 
 def test_env_var_is_validated_and_user_settings_win():
-    bad = _run("from esrgan_jax.devices import use_cpu_cores; use_cpu_cores()", ESRGAN_JAX_CPU_DEVICES="two")
+    bad = _run("from esrgan_jax.sharding import use_cpu_cores; use_cpu_cores()", ESRGAN_JAX_CPU_DEVICES="two")
     assert bad.returncode != 0
     assert "UserError: $ESRGAN_JAX_CPU_DEVICES='two': expected a whole number >= 1" in bad.stderr
-    code = "import jax; from esrgan_jax.devices import use_cpu_cores; print(use_cpu_cores(), jax.device_count())"
+    code = "import jax; from esrgan_jax.sharding import use_cpu_cores; print(use_cpu_cores(), jax.device_count())"
     assert _run(code, XLA_FLAGS="--xla_force_host_platform_device_count=3").stdout.split() == ["None", "3"]
     assert _run(code, ESRGAN_JAX_CPU_DEVICES="3").stdout.split() == ["3", "3"]
 
 
 def test_in_a_running_process_the_count_is_left_alone():
     jax.devices()  # this test process's backends are up (one device: tests/conftest.py)
-    assert devices.use_cpu_cores(4) is None
+    assert sharding.use_cpu_cores(4) is None
     assert jax.device_count() == 1

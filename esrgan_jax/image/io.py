@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from esrgan_jax.data import formats
 from esrgan_jax.errors import UserError
 from esrgan_jax.fileio import atomic_output
+from esrgan_jax.image import formats
+from esrgan_jax.image.pixels import quantize, to_uint8
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -88,15 +89,6 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     return a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max), info
 
 
-def to_uint8(a: np.ndarray) -> np.ndarray:
-    """Converts uint8/uint16 samples or floats in [0, 1] to uint8 (rounded, clipped)."""
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == np.uint16:
-        return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    return np.round(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def read_uint8(path: str | os.PathLike) -> np.ndarray:
     """Reads an image as uint8 [H, W, C] with C = 1 or 3 (alpha dropped; 16-bit rounded to 8), for metrics.
 
@@ -140,12 +132,7 @@ def convert_mode(a: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _quantise(a: np.ndarray, bit_depth: int) -> np.ndarray:
-    if a.dtype == np.uint8:
-        return a if bit_depth == 8 else a.astype(np.uint16) * 257
-    if a.dtype == np.uint16:
-        return a if bit_depth == 16 else to_uint8(a)
-    peak = 255.0 if bit_depth == 8 else 65535.0
-    return np.round(np.clip(a, 0.0, 1.0) * peak).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    return quantize(a, np.uint8 if bit_depth == 8 else np.uint16)
 
 
 def write_image(

@@ -1,20 +1,25 @@
-"""Tests of esrgan_jax.compile_cache: where the persistent compilation cache goes, and that it is really used.
+"""Tests of esrgan_jax.compilation: where the persistent compilation cache goes, that it is really used, and that
+compile-then-release frees the compiler's heap and returns a step that computes what the jitted function does.
 
-The last test starts two fresh processes that compile the same function: the first writes cache entries, the
+The cache test starts two fresh processes that compile the same function: the first writes cache entries, the
 second must find them (JAX logs a cache hit) instead of compiling again.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
-from esrgan_jax.compile_cache import ENV_VAR, default_cache_dir, enable_compilation_cache
+from esrgan_jax import compilation
+from esrgan_jax.compilation import ENV_VAR, default_cache_dir, enable_compilation_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +71,7 @@ def test_unwritable_folder_is_not_an_error(tmp_path, restore_config):
 
 _CHILD = """
 import jax, jax.numpy as jnp
-from esrgan_jax.compile_cache import enable_compilation_cache
+from esrgan_jax.compilation import enable_compilation_cache
 enable_compilation_cache()
 jax.monitoring.register_event_listener(lambda event, **kw: print("EVENT", event))
 jax.jit(lambda x: jnp.sin(x) * 2 + 1)(jnp.arange(7.0)).block_until_ready()
@@ -84,3 +89,50 @@ def test_second_process_reuses_compiled_code(tmp_path):
     assert runs[1].returncode == 0, runs[1].stderr[-2000:]
     assert _HIT in runs[1].stdout
     assert _HIT not in runs[0].stdout
+
+
+CHUNK = 32 * 1024  # below glibc's mmap threshold (128 KiB): these live in the heap, where frees stay mapped
+COUNT = 4096  # 128 MiB in all, half of it freed
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+@pytest.mark.skipif(compilation._malloc_trim() is None, reason="needs glibc's malloc_trim (Linux)")
+def test_release_returns_freed_heap_holes_to_the_os():
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    chunks = [libc.malloc(CHUNK) for _ in range(COUNT)]
+    for p in chunks:
+        ctypes.memset(p, 1, CHUNK)  # make every page resident
+    for p in chunks[::2]:  # holes between live chunks: free() alone cannot shrink the heap
+        libc.free(p)
+    before = _rss_mib()
+    released = compilation.release_freed_host_memory()
+    after = _rss_mib()
+    for p in chunks[1::2]:
+        libc.free(p)
+    assert released
+    assert before - after > 0.75 * COUNT / 2 * CHUNK / 2**20, (before, after)
+
+
+def test_release_is_a_no_op_without_glibc(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    compilation._malloc_trim.cache_clear()
+    try:
+        assert compilation.release_freed_host_memory() is False
+    finally:
+        monkeypatch.undo()
+        compilation._malloc_trim.cache_clear()
+
+
+def test_compiled_step_matches_jit_and_rejects_other_shapes():
+    fn = jax.jit(lambda a, b: a @ b + 1.0)
+    a, b = np.arange(6, dtype=np.float32).reshape(2, 3), np.ones((3, 2), np.float32)
+    compiled = compilation.compile_and_release(fn, jnp.asarray(a), b)
+    np.testing.assert_array_equal(compiled(jnp.asarray(a), b), a @ b + 1.0)
+    with pytest.raises(TypeError, match="Argument types differ from the types for which this computation was compiled"):
+        compiled(jnp.zeros((4, 3)), b)

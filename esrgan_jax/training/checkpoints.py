@@ -16,7 +16,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from esrgan_jax.errors import UserError
-from esrgan_jax.train_state import TrainState
+from esrgan_jax.training.state import TrainState
 
 CHECKPOINT_DIR = "checkpoints"
 

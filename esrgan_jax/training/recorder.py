@@ -1,4 +1,4 @@
-"""What a training run shows and leaves behind: progress bar, metrics.jsonl, TensorBoard, curves and a grid.
+"""What a training run shows and leaves behind: progress bar, metrics.jsonl, TensorBoard and curves.png.
 
 Every scalar goes to `WORKDIR/metrics.jsonl` (one JSON object per row: step, split "train" or "val", values)
 and to TensorBoard event files in `WORKDIR/tensorboard` (tensorboardX: no TensorFlow needed). `curves.png` is
@@ -15,15 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from esrgan_jax.data.imageio import write_image
 from esrgan_jax.fileio import atomic_output
 
 METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
-GRID_FILE = "samples.png"
 
 
 class Recorder:
@@ -106,35 +103,6 @@ def plot_curves(workdir: str | os.PathLike) -> Path:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return out
-
-
-def save_grid(
-    path: str | os.PathLike, triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]], crop: int = 192
-) -> None:
-    """Writes a PNG with one row per image: LR (nearest-upscaled) | SR | HR, centre-cropped to `crop` HR pixels.
-
-    Args:
-      path: output PNG.
-      triplets: (lr [h, w, 3], sr [h*s, w*s, 3], hr [h*s, w*s, 3]) uint8 or float in [0, 1].
-      crop: side of the centre crop, in HR pixels.
-    """
-    rows = []
-    for lr, sr, hr in triplets:
-        lr, sr, hr = (_as_uint8(a) for a in (lr, sr, hr))
-        s = hr.shape[0] // lr.shape[0]
-        lr_up = np.repeat(np.repeat(lr, s, 0), s, 1)[: hr.shape[0], : hr.shape[1]]
-        c = min(crop, hr.shape[0], hr.shape[1])
-        y, x = (hr.shape[0] - c) // 2 // s * s, (hr.shape[1] - c) // 2 // s * s
-        rows.append(np.concatenate([a[y : y + c, x : x + c] for a in (lr_up, sr, hr)], axis=1))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
-    write_image(path, np.concatenate(rows, axis=0))
-
-
-def _as_uint8(a: np.ndarray) -> np.ndarray:
-    if a.dtype != np.uint8:
-        a = np.clip(np.round(np.asarray(a, np.float32) * 255.0), 0, 255).astype(np.uint8)
-    return a[..., :3] if a.shape[-1] >= 3 else np.repeat(a, 3, axis=-1)
 
 
 def progress_bar(total: int, initial: int, enabled: bool = True) -> tqdm:

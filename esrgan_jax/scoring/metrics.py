@@ -15,25 +15,21 @@ single-channel (grayscale) image is scored on its own channel in both convention
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from dm_pix import mse as _pix_mse
 from dm_pix import ssim as _pix_ssim
 
-from esrgan_jax.color import YCBCR_MATRIX, YCBCR_OFFSET
+from esrgan_jax.image.color import YCBCR_MATRIX, YCBCR_OFFSET
+from esrgan_jax.image.pixels import quantize
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 _BUCKET = 256  # images are zero-padded to multiples of this (see _padded_scores)
-
-
-def quantize(img: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] -> uint8 (clip, then round half to even, as BasicSR's `tensor2img`); uint8 passes."""
-    img = np.asarray(img)
-    if img.dtype == np.uint8:
-        return img
-    return np.round(np.clip(img.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _to_255(img: np.ndarray) -> np.ndarray:
@@ -138,7 +134,27 @@ def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
     Returns:
       {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}.
     """
-    sr, hr = quantize(sr), quantize(hr)
+    sr, hr = quantize(sr, np.uint8), quantize(hr, np.uint8)
     psnr_y, ssim_y = psnr_ssim(sr, hr, crop_border=scale, y_channel=True)
     psnr_rgb, ssim_rgb = psnr_ssim(sr, hr, crop_border=scale)
     return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb, "ssim_rgb": ssim_rgb}
+
+
+def lpips_scorer(path: str | os.PathLike) -> Callable[[np.ndarray, np.ndarray], float]:
+    """(sr, hr) -> LPIPS (VGG16, full image, no crop) with the converted LPIPS model directory at `path`.
+
+    Images are uint8 or float in [0, 1], [H, W, C]; a grayscale pair is scored as gray RGB images. Compiles once
+    per image size.
+    """
+    from esrgan_jax.image.pixels import to_float
+    from esrgan_jax.models.lpips import lpips_distance
+    from esrgan_jax.models.store import load_lpips
+
+    module, params = load_lpips(path)
+    apply = jax.jit(lambda a, b: lpips_distance(module, params, a, b))
+
+    def score(sr: np.ndarray, hr: np.ndarray) -> float:
+        a, b = (np.repeat(x, 3, -1) if x.shape[-1] == 1 else x for x in (sr, hr))
+        return float(apply(to_float(a), to_float(b)))
+
+    return score

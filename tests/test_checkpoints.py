@@ -7,9 +7,10 @@ import numpy as np
 import optax
 import pytest
 
-from esrgan_jax import checkpointing, train_state
 from esrgan_jax.errors import UserError
 from esrgan_jax.models import RRDBNet, VGGStyleDiscriminator
+from esrgan_jax.training import checkpoints
+from esrgan_jax.training import state as train_state
 
 
 def _state(num_feat: int = 8, step: int = 0, gan: bool = True) -> train_state.TrainState:
@@ -30,60 +31,60 @@ def _state(num_feat: int = 8, step: int = 0, gan: bool = True) -> train_state.Tr
 
 
 def test_round_trip_is_exact_and_typed(tmp_path):
-    mgr = checkpointing.checkpoint_manager(tmp_path, save_every=1, keep=2)
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=2)
     state = _state(step=7)
-    assert checkpointing.save(mgr, state)
-    restored = checkpointing.restore(mgr, lambda: _state(step=0))
+    assert checkpoints.save(mgr, state)
+    restored = checkpoints.restore(mgr, lambda: _state(step=0))
     assert isinstance(restored, train_state.TrainState) and int(restored.step) == 7
     jax.tree.map(np.testing.assert_array_equal, restored, state)
     assert restored.has_gan and restored.has_ema
 
 
 def test_state_without_gan_or_ema_round_trips(tmp_path):
-    mgr = checkpointing.checkpoint_manager(tmp_path, save_every=1, keep=1)
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=1)
     state = _state(step=2, gan=False)
     assert state.d_params == {} and state.ema_params == {}
-    checkpointing.save(mgr, state)
-    restored = checkpointing.restore(mgr, lambda: _state(gan=False))
+    checkpoints.save(mgr, state)
+    restored = checkpoints.restore(mgr, lambda: _state(gan=False))
     jax.tree.map(np.testing.assert_array_equal, restored, state)
 
 
 def test_interval_and_keep_latest(tmp_path):
-    mgr = checkpointing.checkpoint_manager(tmp_path, save_every=2, keep=2)
-    written = [checkpointing.save(mgr, _state(step=s, gan=False)) for s in range(1, 8)]
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=2, keep=2)
+    written = [checkpoints.save(mgr, _state(step=s, gan=False)) for s in range(1, 8)]
     assert written == [False, True, False, True, False, True, False]
-    assert checkpointing.save(mgr, _state(step=7, gan=False), force=True)  # the end of training always saves
+    assert checkpoints.save(mgr, _state(step=7, gan=False), force=True)  # the end of training always saves
     assert mgr.all_steps() == [6, 7]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["6", "7"]
 
 
 def test_interrupted_write_is_ignored(tmp_path):
-    mgr = checkpointing.checkpoint_manager(tmp_path, save_every=1, keep=3)
-    checkpointing.save(mgr, _state(step=4, gan=False))
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    checkpoints.save(mgr, _state(step=4, gan=False))
     mgr.close()
     # What a SIGKILL during a save leaves: orbax's temporary directory, never renamed to its step.
     partial = tmp_path / "checkpoints" / "5.orbax-checkpoint-tmp-1764100000000000"
     (partial / "default").mkdir(parents=True)
     (partial / "default" / "half_written").write_bytes(b"\0" * 10)
-    assert checkpointing.has_checkpoint(tmp_path)
-    mgr = checkpointing.checkpoint_manager(tmp_path, save_every=1, keep=3)
-    assert checkpointing.latest_step(mgr) == 4
-    assert int(checkpointing.restore(mgr, lambda: _state(gan=False)).step) == 4
+    assert checkpoints.has_checkpoint(tmp_path)
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    assert checkpoints.latest_step(mgr) == 4
+    assert int(checkpoints.restore(mgr, lambda: _state(gan=False)).step) == 4
 
 
 def test_has_checkpoint_creates_nothing(tmp_path):
-    assert not checkpointing.has_checkpoint(tmp_path / "run")
+    assert not checkpoints.has_checkpoint(tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
 def test_restore_into_another_architecture_is_one_line(tmp_path):
-    mgr = checkpointing.checkpoint_manager(tmp_path, save_every=1, keep=1)
-    checkpointing.save(mgr, _state(step=1, gan=False))
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=1)
+    checkpoints.save(mgr, _state(step=1, gan=False))
     with pytest.raises(UserError, match=r"checkpoints/1: checkpoint does not match the configured model") as e:
-        checkpointing.restore(mgr, lambda: _state(num_feat=16, gan=False))
+        checkpoints.restore(mgr, lambda: _state(num_feat=16, gan=False))
     assert "\n" not in str(e.value)
 
 
 def test_bad_intervals():
     with pytest.raises(UserError, match=r"config.checkpoint: save_every and keep must be >= 1, got 0 and 1"):
-        checkpointing.checkpoint_manager("/nonexistent", save_every=0, keep=1)
+        checkpoints.checkpoint_manager("/nonexistent", save_every=0, keep=1)

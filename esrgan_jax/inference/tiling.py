@@ -1,12 +1,14 @@
-"""Fixed-shape tiled inference: cut an image into overlapping windows of ONE shape, run them in fixed-size
+"""Fixed-shape tiled inference: cut an image into overlapping windows of one shape, run them in fixed-size
 batches, and paste the cores of the outputs back together.
 
 Real-ESRGAN clips its edge tiles to the image, so every edge tile has a new shape; under `jax.jit` that means a
-compile per shape (and per image size). Here every window is `tile + 2 * pad` pixels square and lies entirely
-inside the (padded) image: an edge window is shifted inwards instead of clipped, so its outer edge coincides with
-the image edge and the network sees exactly the zero padding that whole-image inference sees there. Only an image
-smaller than one window is padded (reflect, bottom/right), as Real-ESRGAN's `pre_pad` does. The last batch is
-filled with copies of its last window, so the batch shape never changes either: one compile for any image size.
+compile per shape (and per image size). Here every window is `tile + 2 * pad` pixels and lies entirely inside
+the image: an edge window is shifted inwards instead of clipped, so its outer edge coincides with the image edge
+and the network sees exactly the zero padding that whole-image inference sees there. Along an axis shorter than
+one window, the window is the whole axis: padding the image instead would put content the network never sees in
+whole-image inference next to its border. So every image larger than one window in both directions shares one
+compile, and a smaller one runs as it would whole. The last batch is filled with copies of its last window, so
+the batch shape never changes either.
 """
 
 from __future__ import annotations
@@ -28,15 +30,15 @@ def round_up(x: int, multiple: int) -> int:
 
 
 def axis_windows(size: int, tile: int, pad: int) -> list[tuple[int, int, int]]:
-    """(window_start, core_start, core_end) along one axis of length `size` >= tile + 2 * pad.
+    """(window_start, core_start, core_end) along one axis of length `size`.
 
     Cores of `tile` pixels (the last one shorter) partition [0, size). Each window of `tile + 2 * pad` pixels
     starts `pad` before its core, shifted inwards at the ends, so every core keeps >= `pad` pixels of real
-    context on each side that is not the image border.
+    context on each side that is not the image border. An axis no longer than one window is one window.
     """
     window = tile + 2 * pad
-    if size < window:
-        raise ValueError(f"axis of {size} pixels is shorter than one window ({window})")
+    if size <= window:
+        return [(0, 0, size)]
     plan = []
     for core_start in range(0, size, tile):
         start = min(max(core_start - pad, 0), size - window)
@@ -93,17 +95,15 @@ def run_tiled(
         padded = pad_to(image, round_up(h, multiple), round_up(w, multiple))
         return post(np.asarray(fn(padded[None]))[0, : h * scale, : w * scale])
     tile, pad = round_up(tile, multiple), round_up(pad, multiple)
-    window = tile + 2 * pad
-    padded = pad_to(image, max(round_up(h, multiple), window), max(round_up(w, multiple), window))
+    padded = pad_to(image, round_up(h, multiple), round_up(w, multiple))
+    wh, ww = (min(tile + 2 * pad, n) for n in padded.shape[:2])  # the window; the whole axis when shorter
     tiles = [(y, x) for y in axis_windows(padded.shape[0], tile, pad) for x in axis_windows(padded.shape[1], tile, pad)]
-    # Cores that lie entirely in the padding of a small image are skipped: nothing of them is kept.
-    tiles = [(ty, tx) for ty, tx in tiles if ty[1] < h and tx[1] < w]
     out = None
     pending = None  # one batch in flight, so the host pastes while the device computes the next
     groups = list(_batches(tiles, batch))
     for group in tqdm(groups + [None], desc=desc, unit="batch", leave=False, disable=not progress):
         if group is not None:
-            windows = [padded[ys : ys + window, xs : xs + window] for (ys, _, _), (xs, _, _) in group]
+            windows = [padded[ys : ys + wh, xs : xs + ww] for (ys, _, _), (xs, _, _) in group]
             windows += [windows[-1]] * (batch - len(windows))
             launched = (fn(np.stack(windows)), group)
         if pending is not None:

@@ -1,0 +1,1 @@
+"""Training: the train step, its state, optimiser, losses, checkpoints, recorder and validation."""

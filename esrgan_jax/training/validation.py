@@ -1,0 +1,73 @@
+"""Validation during and after training: the generator being trained, run by the same `Upscaler` and scored by
+the same loop, metrics, table and figure as `python -m esrgan_jax.evaluate`.
+
+Images run whole (one compile per image size; `Upscaler.set_params` swaps in each step's parameters without
+compiling again). The bicubic baseline is scored once and reused by every validation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import numpy as np
+
+from esrgan_jax.inference import Upscaler
+from esrgan_jax.scoring.evaluation import BICUBIC, bicubic_runner, save_figure, score_dataset, write_reports
+from esrgan_jax.scoring.metrics import lpips_scorer
+from esrgan_jax.scoring.report import METRICS, summary_markdown
+
+FIGURE_FILE = "samples.png"
+REPORT_STEM = "eval"
+
+
+def mean_scores(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The mean of every metric over `rows` (LPIPS only when it was computed)."""
+    return {k: float(np.mean([r[k] for r in rows])) for k in METRICS if rows and rows[0].get(k) is not None}
+
+
+class Validator:
+    """Scores generator parameters on a validation set.
+
+    Args:
+      generator: the generator module (its compute dtype is used).
+      dataset: a PairedDataset.
+      name: the method's name in tables and figures (the workdir's name).
+      limit: score the first `limit` images only (0 = all).
+      lpips: a converted LPIPS model directory, to add LPIPS.
+    """
+
+    def __init__(
+        self, generator: nn.Module, dataset: Any, name: str, limit: int = 0, lpips: str | os.PathLike | None = None
+    ):
+        self.dataset, self.name, self.limit, self.scale = dataset, name, limit, int(generator.scale)
+        self.upscaler = Upscaler((generator, None), tile=0, dtype=np.dtype(generator.dtype).name)
+        self.lpips = lpips_scorer(lpips) if lpips is not None else None
+        self._bicubic = None
+
+    def bicubic(self) -> tuple[list[dict[str, Any]], Any]:
+        """Rows and first image of the bicubic baseline (computed once)."""
+        if self._bicubic is None:
+            runners = {BICUBIC: bicubic_runner(self.scale)}
+            self._bicubic = score_dataset(self.dataset, runners, self.scale, lpips=self.lpips, limit=self.limit)
+        return self._bicubic
+
+    def run(self, params: Any, figure: Path | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """(mean scores, per-image rows) of `params`; writes the comparison figure (bicubic | model) to `figure`."""
+        self.upscaler.set_params(params)
+        rows, first = score_dataset(
+            self.dataset, {self.name: self.upscaler.upscale}, self.scale, lpips=self.lpips, limit=self.limit
+        )
+        if figure is not None:
+            base = self.bicubic()[1]
+            save_figure(figure, self.dataset.name, first._replace(panels=base.panels + first.panels), self.scale)
+        return mean_scores(rows), rows
+
+    def report(self, rows: list[dict[str, Any]], out: Path) -> tuple[str, dict[str, float]]:
+        """Writes eval.md, eval.json and per_image.csv (bicubic and `rows`) to `out`; returns (the Markdown
+        table, the bicubic means)."""
+        base = self.bicubic()[0]
+        summary = write_reports(out, base + rows, self.scale, stem=REPORT_STEM)
+        return summary_markdown(summary), mean_scores(base)

@@ -1,0 +1,46 @@
+"""Helpers shared by several test modules: tiny random RRDBNets, the network applied by hand, the shared data root."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from esrgan_jax.models import RRDBNet
+
+# ../shared/data beside the checkout (CI has it too); tests that need it skip with a reason when it is absent.
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+HP = dict(num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=32)
+BT601 = np.array([0.299, 0.587, 0.114])
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(1.0 / max(mse, 1e-30)))
+
+
+def random_params(module, seed: int, sample: np.ndarray) -> dict:
+    """Random parameters in numpy (flax's eager init takes ~17 s here, even for a tiny model)."""
+    shapes = jax.eval_shape(module.init, jax.random.key(0), sample)["params"]
+    rng = np.random.default_rng(seed)
+
+    def leaf(path, s):
+        if path[-1].key == "kernel":
+            return rng.normal(0, math.prod(s.shape[:-1]) ** -0.5, s.shape).astype(np.float32)
+        # conv_last's bias centres the output so that little of it is clipped (clipping hides differences)
+        return np.full(s.shape, 0.5 if path[0].key == "conv_last" else 0.0, np.float32)
+
+    return jax.tree_util.tree_map_with_path(leaf, shapes)
+
+
+def tiny(seed: int = 0, **hp) -> tuple[RRDBNet, dict]:
+    module = RRDBNet(**{**HP, **hp})
+    return module, random_params(module, seed, np.zeros((1, 4, 4, 3), np.float32))
+
+
+def by_hand(module, params, x: np.ndarray) -> np.ndarray:
+    """The network on the whole float image [H, W, C], clipped: the reference every path must reproduce."""
+    return np.clip(np.asarray(jax.jit(module.apply)({"params": params}, x[None].astype(np.float32))[0]), 0, 1)
