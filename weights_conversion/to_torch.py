@@ -93,7 +93,7 @@ def state_dict(
       half: store floating-point tensors as float16 (integers are kept).
 
     Returns:
-      (`{key: np.ndarray}` in PyTorch module order, the layout used).
+      (`{key: np.ndarray}` module by module, names in natural order, weights before buffers; the layout used).
     """
     layout = check_layout(kind, hparams, layout)
     key_fn = _key_fn(kind, hparams, layout)
