@@ -31,7 +31,8 @@ def detect(sd: StateDict) -> bool:
     return "conv0_0.weight" in sd and "linear1.weight" in sd
 
 
-def _key(path: tuple[str, ...]) -> str:
+def key_fn(path: tuple[str, ...]) -> str:
+    """The checkpoint key of a Flax variable path (also used by `weights_conversion.export`)."""
     _, module, leaf = path  # ("params" | "batch_stats", "bn1_0", "scale")
     return f"{module}.{TORCH_LEAF[leaf]}"
 
@@ -57,6 +58,6 @@ def convert(sd: StateDict) -> tuple[dict[str, Any], dict[str, Any], str]:
     module = build_model("vgg_discriminator", hparams)
     size = hparams["input_size"]
     variables = map_variables(
-        sd, module, (1, size, size, hparams["num_in_ch"]), _key, ignore=lambda k: k.endswith(".num_batches_tracked")
+        sd, module, (1, size, size, hparams["num_in_ch"]), key_fn, ignore=lambda k: k.endswith(".num_batches_tracked")
     )
     return hparams, variables, "basicsr"

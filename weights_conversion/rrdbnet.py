@@ -56,7 +56,7 @@ def detect(sd: StateDict) -> bool:
 
 
 def key_fn(layout: str, num_block: int):
-    """The function mapping a Flax variable path to its key in `layout`."""
+    """The function mapping a Flax variable path to its key in `layout` (export inverts through it too)."""
 
     def fn(path: tuple[str, ...]) -> str:
         *modules, leaf = path[1:]  # drop the "params" collection

@@ -21,7 +21,8 @@ def detect(sd: StateDict) -> bool:
     return set(sd) == _KEYS
 
 
-def _key(path: tuple[str, ...]) -> str:
+def key_fn(path: tuple[str, ...]) -> str:
+    """The checkpoint key of a Flax variable path (also used by `weights_conversion.export`)."""
     _, conv, leaf = path
     return f"{conv}.{TORCH_LEAF[leaf]}"
 
@@ -46,5 +47,5 @@ def convert(sd: StateDict, scale: int = DEFAULT_SCALE) -> tuple[dict[str, Any], 
         "kernels": [int(c.shape[-1]) for c in convs],
     }
     module = build_model("srcnn", hparams)
-    variables = map_variables(sd, module, (1, 16, 16, hparams["num_channels"]), _key)
+    variables = map_variables(sd, module, (1, 16, 16, hparams["num_channels"]), key_fn)
     return hparams, variables, "srcnn"

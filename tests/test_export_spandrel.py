@@ -1,0 +1,102 @@
+"""Exported generators through an independent loader: spandrel (what chaiNNer and ComfyUI load models with)
+must detect them as ESRGAN with the right scale and sizes, and reproduce the JAX outputs within 1e-5.
+
+spandrel's architecture registry imports `torchvision.transforms.functional` (LaMa, RestoreFormer), which is
+not installed: a stand-in package with the three names it imports is put on sys.path, as tests/test_lpips.py
+does for `torchvision.models`; ESRGAN never calls them. (spandrel itself is installed with `--no-deps`: its
+metadata asks for torchvision.) spandrel builds every RRDB with a growth width of 32 and does not read it from
+the weights, hence `num_grow_ch` 32 in tests/flax_models.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+import torch
+from flax_models import SPECS, jax_output, make_model_dir, sample_input
+
+from weights_conversion.export import export_model
+
+STANDIN = """
+import enum
+
+
+class InterpolationMode(enum.Enum):
+    NEAREST = "nearest"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+
+
+def rotate(*args, **kwargs):
+    raise NotImplementedError("torchvision stand-in of the tests")
+
+
+def normalize(*args, **kwargs):
+    raise NotImplementedError("torchvision stand-in of the tests")
+"""
+
+
+@pytest.fixture(scope="module")
+def spandrel(tmp_path_factory):
+    """The spandrel package imported on the stand-in torchvision; modules are unloaded afterwards."""
+    if importlib.util.find_spec("spandrel") is None:
+        pytest.skip("spandrel (pip install --no-deps spandrel==0.4.2) is not installed")
+    root = tmp_path_factory.mktemp("standin")
+    (root / "torchvision" / "transforms").mkdir(parents=True)
+    (root / "torchvision" / "__init__.py").write_text("from . import transforms\n")
+    (root / "torchvision" / "transforms" / "__init__.py").write_text("from . import functional\n")
+    (root / "torchvision" / "transforms" / "functional.py").write_text(STANDIN)
+    sys.path.insert(0, str(root))
+    try:
+        import spandrel
+
+        yield spandrel
+    finally:
+        sys.path.remove(str(root))
+        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "spandrel")]:
+            del sys.modules[name]
+
+
+# (model, layout, suffix)
+CASES = [
+    ("x4", "basicsr", ".pth"),
+    ("x2", "basicsr", ".pth"),
+    ("x1", "basicsr", ".pth"),
+    ("x4", "esrgan-new", ".pth"),
+    ("x4", "esrgan-old", ".pth"),
+    ("x2", "basicsr", ".safetensors"),
+]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict:
+    """name -> (model directory, input, JAX output), each model built and run once."""
+    root = tmp_path_factory.mktemp("models")
+    out = {}
+    for name in dict.fromkeys(c[0] for c in CASES):
+        mdir = make_model_dir(root, name, seed=10)
+        x = sample_input(name)
+        out[name] = (mdir, x, jax_output(mdir, x))
+    return out
+
+
+@pytest.mark.parametrize("name, layout, suffix", CASES, ids=["-".join(c) for c in CASES])
+def test_spandrel_loads_and_matches(tmp_path, spandrel, models, name, layout, suffix):
+    mdir, x, want = models[name]
+    hparams = SPECS[name][1]
+    path = tmp_path / f"model{suffix}"
+    export_model(mdir, path, layout=layout)
+    descriptor = spandrel.ModelLoader().load_from_file(path)  # strict load_state_dict inside
+    assert descriptor.architecture.id == "ESRGAN" and descriptor.architecture.name == "ESRGAN"
+    assert descriptor.scale == hparams["scale"]
+    assert (descriptor.input_channels, descriptor.output_channels) == (3, 3)
+    assert {"16nf", "2nb"} <= set(descriptor.tags)  # num_feat and num_block read back from the file
+    with torch.no_grad():
+        got = descriptor.model.eval()(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous())
+    got = got.permute(0, 2, 3, 1).numpy()
+    assert got.shape == want.shape == (2, 12 * hparams["scale"], 16 * hparams["scale"], 3)
+    assert np.abs(want[0] - want[1]).mean() > 0.02
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
