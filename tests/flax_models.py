@@ -14,8 +14,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from esrgan_jax.checkpoint import load_model, save_model
 from esrgan_jax.models import build_model
+from esrgan_jax.models.store import load_model, save_model
 from weights_conversion.common import expected_variables
 
 

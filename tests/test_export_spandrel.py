@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from flax_models import SPECS, jax_output, make_model_dir, sample_input
 
+from tests.flax_models import SPECS, jax_output, make_model_dir, sample_input
 from weights_conversion.export import export_model
 
 STANDIN = """

@@ -20,9 +20,9 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from esrgan_jax.checkpoint import load_variables, read_meta, resolve_model_dir
 from esrgan_jax.errors import run_cli
 from esrgan_jax.fileio import atomic_output
+from esrgan_jax.models.store import load_variables, read_meta, resolve_model_dir
 from weights_conversion.common import ConversionError, StateDict, param_count
 from weights_conversion.io import sha256
 from weights_conversion.to_torch import LAYOUTS, check_layout, state_dict
