@@ -20,22 +20,12 @@ import torch
 from safetensors.torch import save_file
 
 from esrgan_jax import load_generator
-from tests.torch_models import OldESRGANTorch, RRDBNetTorch, randomize_
+from tests.torch_models import OldESRGANTorch, RRDBNetTorch, randomize_, to_xinntao
 from weights_conversion.__main__ import main
 
 ATOL = 1e-5
 # Weight std giving image-like outputs (|y| ~ 0.1-1) that depend strongly on the input; 0.05 makes them ~1e-3.
 STD = 0.1
-
-
-def to_xinntao(sd: dict) -> dict:
-    """BasicSR keys -> xinntao/ESRGAN new-arch keys (the inverse of BasicSR's convert_esrgan_model)."""
-    out = {}
-    for k, v in sd.items():
-        k = k.replace("body.", "RRDB_trunk.", 1) if k.startswith("body.") else k
-        k = k.replace(".rdb", ".RDB").replace("conv_body", "trunk_conv").replace("conv_up", "upconv")
-        out[k.replace("conv_hr", "HRconv")] = v
-    return out
 
 
 def run_torch(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:

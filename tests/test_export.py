@@ -16,12 +16,11 @@ import jax
 import numpy as np
 import pytest
 import torch
-from test_convert_rrdbnet import to_xinntao
 
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_variables
 from tests.flax_models import SPECS, jax_output, make_model_dir, sample_input
-from tests.torch_models import OldESRGANTorch, RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch
+from tests.torch_models import OldESRGANTorch, RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch, to_xinntao
 from weights_conversion import convert_file
 from weights_conversion.export import export_model, main
 

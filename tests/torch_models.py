@@ -214,3 +214,13 @@ class OldESRGANTorch(nn.Module):
 
     def forward(self, x):
         return self.model(x)
+
+
+def to_xinntao(sd: dict) -> dict:
+    """BasicSR keys -> xinntao/ESRGAN new-arch keys (the inverse of BasicSR's convert_esrgan_model)."""
+    out = {}
+    for k, v in sd.items():
+        k = k.replace("body.", "RRDB_trunk.", 1) if k.startswith("body.") else k
+        k = k.replace(".rdb", ".RDB").replace("conv_body", "trunk_conv").replace("conv_up", "upconv")
+        out[k.replace("conv_hr", "HRconv")] = v
+    return out
