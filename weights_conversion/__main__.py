@@ -17,9 +17,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m weights_conversion",
         description="Convert a PyTorch checkpoint (.pth or .safetensors) into an esrgan-jax model directory. "
         "RRDBNet layouts (old ESRGAN model.N, xinntao RRDB_trunk, BasicSR body), params/params_ema wrappers and "
-        "a module. prefix are detected; hyper-parameters are read from the tensors.",
+        "a module. prefix are detected; hyper-parameters are read from the tensors. An ncnn RRDBNet (.param + "
+        ".bin, e.g. Real-ESRGAN's) is proven to be one from its graph, then converted.",
     )
-    parser.add_argument("src", help="checkpoint file (.pth/.pt read with torch.load(weights_only=True), .safetensors)")
+    parser.add_argument(
+        "src",
+        help="checkpoint file (.pth/.pt read with torch.load(weights_only=True), .safetensors), or an ncnn .param "
+        "or .bin (the other file beside it, same name)",
+    )
     parser.add_argument("dst", help="model directory to write (replaced atomically if it is one already)")
     parser.add_argument("--kind", default="auto", choices=["auto", *KINDS], help="model kind (default: detect)")
     parser.add_argument(
