@@ -128,14 +128,20 @@ def read_bin(path: str | os.PathLike, convs: list[ConvWeights], param_name: str)
         data = path.read_bytes()
     except OSError as e:
         raise ConversionError(f"{path}: cannot read ncnn .bin ({type(e).__name__})") from None
-    sizes = f"{param_name} needs {bin_size(convs, FP16_TAG):,} bytes with float16 weights or "
-    sizes += f"{bin_size(convs, 0):,} with float32, the file has {len(data):,}"
+    fits = (bin_size(convs, FP16_TAG), bin_size(convs, 0))
+
+    def misfit(detail: str) -> ConversionError:  # the sizes say what differs; `detail` where reading stopped
+        return ConversionError(
+            f"{path}: does not fit {param_name}, which needs {fits[0]:,} bytes with float16 weights or {fits[1]:,} "
+            f"with float32; the file has {len(data):,} ({detail})"
+        )
+
     out, storages, pos = [], set(), 0
 
     def take(n: int, what: str) -> bytes:
         nonlocal pos
         if pos + n > len(data):
-            raise ConversionError(f"{path}: ends inside {what} (at byte {len(data):,}); {sizes}")
+            raise misfit(f"it ends inside {what}")
         pos += n
         return data[pos - n : pos]
 
@@ -151,14 +157,16 @@ def read_bin(path: str | os.PathLike, convs: list[ConvWeights], param_name: str)
         elif tag == 0:
             weights = np.frombuffer(take(conv.weight_size * 4, f"the weights of {conv.name}"), "<f4").astype(np.float32)
             storages.add("float32")
+        elif len(data) not in fits:  # most likely the weights of another model, read out of step
+            raise misfit(f"at byte {pos - 4:,}, {conv.name}'s storage tag 0x{tag:08x} is unknown")
         else:
             raise ConversionError(
-                f"{path}: unknown weight storage tag 0x{tag:08x} at byte {pos - 4:,} ({conv.name}); only 0 "
-                f"(float32) and 0x{FP16_TAG:08x} (float16) are read; {sizes}"
+                f"{path}: {conv.name}'s weights have the unknown storage tag 0x{tag:08x}; only 0 (float32) and "
+                f"0x{FP16_TAG:08x} (float16) are read"
             )
         bias = np.frombuffer(take(conv.bias_size * 4, f"the bias of {conv.name}"), "<f4").astype(np.float32)
         out.append((weights, bias))
     if pos != len(data):
         last = convs[-1].name if convs else "the start"
-        raise ConversionError(f"{path}: {len(data) - pos:,} bytes left over after {last}; {sizes}")
+        raise misfit(f"{len(data) - pos:,} bytes are left over after {last}")
     return out, "+".join(sorted(storages))
