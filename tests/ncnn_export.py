@@ -1,0 +1,104 @@
+"""Writes a BasicSR-keyed RRDBNet state dict as an ncnn `.param` + `.bin`, the way onnx2ncnn lays out Real-ESRGAN.
+
+Used by the tests to make small models in ncnn format, written from ncnn's file format (not from the
+converter): onnx2ncnn's layer names (`Conv_7`, `Concat_9`, `Add_16`), Split layers fanning out every blob read
+more than once, LeakyReLU fused into the Convolution, the residuals as Eltwise SUM with coefficients (0.2, 1).
+`relu_layer=True` writes each LeakyReLU as a ReLU layer, `binary_ops=True` each residual as BinaryOp MUL by
+0.2 then ADD, both also valid ncnn. Weights are float16 (tag 0x01306B47) or float32 (tag 0), biases float32.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FP16_TAG = 0x01306B47
+LRELU = "9=2 -23310=1,2.000000e-01"
+
+
+class _Graph:
+    def __init__(self):
+        self.layers: list[list] = []  # [type, name, inputs, outputs, params]
+        self.convs: list[str] = []  # state-dict prefix of each Convolution, in file order
+
+    def add(self, kind: str, inputs: list[str], params: str = "", out: str | None = None) -> str:
+        name = f"{kind if kind != 'Convolution' else 'Conv'}_{len(self.layers)}"
+        out = out or str(len(self.layers))
+        self.layers.append([kind, name, list(inputs), [out], params])
+        return out
+
+    def text(self) -> str:
+        """The .param text, with a Split after every blob that more than one layer reads (as onnx2ncnn does)."""
+        readers: dict[str, list] = {}
+        for layer in self.layers:
+            for i, blob in enumerate(layer[2]):
+                readers.setdefault(blob, []).append((layer, i))
+        lines, n_split = [], 0
+        for layer in self.layers:
+            lines.append(layer)
+            for blob in layer[3]:
+                users = readers.get(blob, [])
+                if len(users) > 1:
+                    outs = [f"{blob}_splitncnn_{k}" for k in range(len(users))]
+                    # onnx2ncnn hands the last copy to the first reader
+                    for (user, i), new in zip(users, reversed(outs), strict=True):
+                        user[2][i] = new
+                    lines.append(["Split", f"splitncnn_{n_split}", [blob], outs, ""])
+                    n_split += 1
+        blobs = {b for line in lines for b in line[3]}
+        body = [f"{t:<24} {n:<24} {len(i)} {len(o)} {' '.join(i + o)} {p}".rstrip() for t, n, i, o, p in lines]
+        return "\n".join(["7767517", f"{len(lines)} {len(blobs)}", *body]) + "\n"
+
+
+def _rrdbnet_graph(sd: dict[str, np.ndarray], relu_layer: bool, binary_ops: bool) -> _Graph:
+    g = _Graph()
+    num_block = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("body."))
+
+    def conv(name: str, x: str, act: bool, out: str | None = None) -> str:
+        g.convs.append(name)
+        weight = sd[f"{name}.weight"]
+        params = f"0={weight.shape[0]} 1=3 4=1 5=1 6={weight.size}"
+        if act and relu_layer:
+            return g.add("ReLU", [g.add("Convolution", [x], params)], "0=2.000000e-01")
+        return g.add("Convolution", [x], f"{params} {LRELU}" if act else params, out)
+
+    def residual(y: str, x: str) -> str:  # 0.2 * y + x
+        if binary_ops:
+            return g.add("BinaryOp", [g.add("BinaryOp", [y], "0=2 1=1 2=2.000000e-01"), x], "0=0")
+        return g.add("Eltwise", [y, x], "0=1 -23301=2,2.000000e-01,1.000000e+00")
+
+    feat = h = conv("conv_first", g.add("Input", [], out="data"), act=False)
+    for i in range(num_block):
+        rrdb_in = h
+        for k in (1, 2, 3):
+            feats = [h]
+            for j in range(1, 5):
+                feats.append(conv(f"body.{i}.rdb{k}.conv{j}", feats[0] if j == 1 else g.add("Concat", feats), True))
+            h = residual(conv(f"body.{i}.rdb{k}.conv5", g.add("Concat", feats), act=False), h)
+        h = residual(h, rrdb_in)
+    h = g.add("BinaryOp", [feat, conv("conv_body", h, act=False)])
+    for up in ("conv_up1", "conv_up2"):
+        h = conv(up, g.add("Interp", [h], "0=1 1=2.000000e+00 2=2.000000e+00"), act=True)
+    conv("conv_last", conv("conv_hr", h, act=True), act=False, out="output")
+    return g
+
+
+def export_ncnn(
+    sd: dict, stem: Path, fp16: bool = True, relu_layer: bool = False, binary_ops: bool = False
+) -> tuple[Path, Path]:
+    """Writes `stem`.param and `stem`.bin for the x4 RRDBNet state dict `sd` (numpy arrays or torch tensors)."""
+    sd = {k: np.asarray(v, np.float32) for k, v in sd.items()}
+    g = _rrdbnet_graph(sd, relu_layer, binary_ops)
+    chunks = []
+    for name in g.convs:
+        w = sd[f"{name}.weight"].reshape(-1)
+        if fp16:
+            raw = w.astype("<f2").tobytes()
+            chunks += [FP16_TAG.to_bytes(4, "little"), raw + b"\0" * (-len(raw) % 4)]
+        else:
+            chunks += [b"\0\0\0\0", w.astype("<f4").tobytes()]
+        chunks.append(sd[f"{name}.bias"].astype("<f4").tobytes())
+    stem.with_suffix(".param").write_text(g.text())
+    stem.with_suffix(".bin").write_bytes(b"".join(chunks))
+    return stem.with_suffix(".param"), stem.with_suffix(".bin")
