@@ -10,6 +10,7 @@ from esrgan_jax.models.store import (
     load_vgg,
     save_model,
 )
+from esrgan_jax.sharding import use_cpu_cores
 
 __version__ = "0.1.0"
 
@@ -23,4 +24,5 @@ __all__ = [
     "UserError",
     "Upscaler",
     "run_cli",
+    "use_cpu_cores",
 ]

@@ -19,6 +19,7 @@ with `ESRGAN_JAX_CPU_DEVICES=N` (`1` switches it off); a user's own `jax_num_cpu
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import jax
@@ -59,6 +60,23 @@ def use_cpu_cores(count: int | None = None) -> int | None:
     except RuntimeError:  # backends already initialised: keep what is there
         return None
     return int(count)
+
+
+def ensure_cpu_cores() -> None:
+    """`use_cpu_cores()` for library entry points (`Upscaler`): one CPU device per core when JAX has not started.
+
+    When JAX already runs on a single CPU device of a multi-core machine (something used JAX first), the count
+    can no longer change: says so once, with the call that avoids it.
+    """
+    if use_cpu_cores() is not None or jax.config.jax_num_cpu_devices > 0:
+        return
+    cores = cpu_core_count()
+    if cores > 1 and jax.default_backend() == "cpu" and jax.local_device_count() == 1:
+        warnings.warn(
+            f"esrgan_jax: JAX already runs on one CPU device, so this uses 1 of {cores} cores; call "
+            "esrgan_jax.use_cpu_cores() before anything else uses JAX (or set jax_num_cpu_devices)",
+            stacklevel=3,
+        )
 
 
 def _split_axis(shape: tuple[int, ...], k: int) -> int | None:

@@ -8,8 +8,11 @@ import textwrap
 from pathlib import Path
 
 import jax
+import pytest
 
 from esrgan_jax import sharding
+from esrgan_jax.models.store import save_model
+from tests.support import HP, tiny
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -128,3 +131,39 @@ def test_in_a_running_process_the_count_is_left_alone():
     jax.devices()  # this test process's backends are up (one device: tests/conftest.py)
     assert sharding.use_cpu_cores(4) is None
     assert jax.device_count() == 1
+
+
+API = textwrap.dedent(
+    """
+    import warnings
+    import numpy as np
+    from esrgan_jax import Upscaler
+    import jax
+    if {jax_first}:
+        jax.devices()  # something started JAX before the Upscaler
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        up = Upscaler({weights!r}, tile=0)
+        up.upscale(np.zeros((16, 16, 3), np.float32))
+    (placed,) = up._placed.values()  # the parameters as placed for the call
+    print(jax.local_device_count(), len(jax.tree.leaves(placed)[0].devices()))
+    print("|".join(str(w.message) for w in caught))
+    """
+)
+
+
+@pytest.mark.skipif(sharding.cpu_core_count() < 2, reason="needs a machine with two or more cores")
+def test_upscaler_uses_every_core_by_itself_or_says_once_why_not(tmp_path):
+    module, params = tiny()
+    weights = str(save_model(tmp_path / "tiny", "rrdbnet", HP, {"params": params}))
+    n = sharding.cpu_core_count()
+    fast = _run(API.format(jax_first=False, weights=weights), ESRGAN_JAX_CPU_DEVICES="")
+    assert fast.returncode == 0, fast.stderr[-3000:]
+    assert fast.stdout.split("\n")[-3:-1] == [f"{n} {n}", ""]  # a device per core, parameters on all, no warning
+    slow = _run(API.format(jax_first=True, weights=weights), ESRGAN_JAX_CPU_DEVICES="")
+    assert slow.returncode == 0, slow.stderr[-3000:]
+    assert slow.stdout.split("\n")[-3:-1] == [
+        "1 1",
+        f"esrgan_jax: JAX already runs on one CPU device, so this uses 1 of {n} cores; call "
+        "esrgan_jax.use_cpu_cores() before anything else uses JAX (or set jax_num_cpu_devices)",
+    ]

@@ -25,7 +25,7 @@ from esrgan_jax.inference.tiling import run_tiled
 from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
 from esrgan_jax.models.blend import blend, check_alpha, check_compatible
 from esrgan_jax.models.store import load_model
-from esrgan_jax.sharding import place
+from esrgan_jax.sharding import ensure_cpu_cores, place
 
 ALPHA_UPSAMPLERS = ("model", "bicubic")
 _GRAY = np.array([0.299, 0.587, 0.114], np.float32)  # cv2 RGB2GRAY, which Real-ESRGAN applies to gray output
@@ -80,6 +80,7 @@ class Upscaler:
         alpha: float = 0.8,
         alpha_upsampler: str = "model",
     ):
+        ensure_cpu_cores()  # the CLIs' one-device-per-core set-up, for Python callers too (before JAX starts)
         jdtype = compute_dtype(dtype)
         if alpha_upsampler not in ALPHA_UPSAMPLERS:
             raise UserError(f"alpha upsampler {alpha_upsampler!r}: expected one of {', '.join(ALPHA_UPSAMPLERS)}")
