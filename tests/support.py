@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import jax
@@ -44,3 +47,24 @@ def tiny(seed: int = 0, **hp) -> tuple[RRDBNet, dict]:
 def by_hand(module, params, x: np.ndarray) -> np.ndarray:
     """The network on the whole float image [H, W, C], clipped: the reference every path must reproduce."""
     return np.clip(np.asarray(jax.jit(module.apply)({"params": params}, x[None].astype(np.float32))[0]), 0, 1)
+
+
+@contextlib.contextmanager
+def torchvision_standin(make_vgg16=None, unload: tuple[str, ...] = ()) -> Iterator[None]:
+    """Puts tests/standin (a torchvision with the few names lpips and spandrel import) on sys.path.
+
+    Args:
+      make_vgg16: what `torchvision.models.vgg16()` returns (a callable building the torch module).
+      unload: top-level packages imported on top of it, removed from sys.modules afterwards with torchvision.
+    """
+    root = str(Path(__file__).resolve().parent / "standin")
+    sys.path.insert(0, root)
+    try:
+        import torchvision.models
+
+        torchvision.models.make_vgg16 = make_vgg16
+        yield
+    finally:
+        sys.path.remove(root)
+        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", *unload)]:
+            del sys.modules[name]

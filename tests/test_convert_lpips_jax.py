@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import jax
@@ -22,17 +21,10 @@ from skimage import data as skdata
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.store import load_lpips, load_model
+from tests.support import torchvision_standin
+from tests.torch_models import VGGTorch
 from weights_conversion.__main__ import main
 
-STANDIN = """
-import torch
-from tests.torch_models import VGGTorch
-
-def vgg16(pretrained=False, **kwargs):
-    model = VGGTorch("vgg16")
-    model.load_state_dict(torch.load({path!r}, weights_only=True))
-    return model
-"""
 FEATURES = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)  # torchvision's index of each VGG16 conv
 
 
@@ -63,20 +55,17 @@ def torch_files(ckpt, tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def lpips_torch(torch_files, tmp_path_factory):
+def lpips_torch(torch_files):
     """`lpips.LPIPS(net='vgg')` on the checkpoint's weights; modules are unloaded afterwards."""
-    root = tmp_path_factory.mktemp("standin")
-    (root / "torchvision").mkdir()
-    (root / "torchvision" / "__init__.py").write_text("from . import models\n")
-    (root / "torchvision" / "models.py").write_text(STANDIN.format(path=str(torch_files[0])))
-    sys.path.insert(0, str(root))
-    try:
+
+    def vgg16() -> VGGTorch:
+        model = VGGTorch("vgg16")
+        model.load_state_dict(torch.load(torch_files[0], weights_only=True))
+        return model
+
+    with torchvision_standin(vgg16, unload=("lpips",)):
         lpips = pytest.importorskip("lpips", reason="the lpips package (pip install --no-deps lpips) is not installed")
         yield lpips.LPIPS(net="vgg", version="0.1", model_path=str(torch_files[1]), verbose=False)
-    finally:
-        sys.path.remove(str(root))
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "lpips")]:
-            del sys.modules[name]
 
 
 def convert(src: Path, dst: Path, *flags: str) -> dict:

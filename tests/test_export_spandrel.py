@@ -2,62 +2,33 @@
 must detect them as ESRGAN with the right scale and sizes, and reproduce the JAX outputs within 1e-5.
 
 spandrel's architecture registry imports `torchvision.transforms.functional` (LaMa, RestoreFormer), which is
-not installed: a stand-in package with the three names it imports is put on sys.path, as tests/test_lpips.py
-does for `torchvision.models`; ESRGAN never calls them. (spandrel itself is installed with `--no-deps`: its
-metadata asks for torchvision.) spandrel builds every RRDB with a growth width of 32 and does not read it from
-the weights, hence `num_grow_ch` 32 in tests/flax_models.py.
+not installed: the tests' stand-in package (tests/standin) is put on sys.path; ESRGAN never calls them.
+(spandrel itself is installed with `--no-deps`: its metadata asks for torchvision.) spandrel builds every RRDB
+with a growth width of 32 and does not read it from the weights, hence `num_grow_ch` 32 in tests/flax_models.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from tests.flax_models import SPECS, jax_output, make_model_dir, sample_input
+from tests.support import torchvision_standin
 from weights_conversion.export import export_model
-
-STANDIN = """
-import enum
-
-
-class InterpolationMode(enum.Enum):
-    NEAREST = "nearest"
-    BILINEAR = "bilinear"
-    BICUBIC = "bicubic"
-
-
-def rotate(*args, **kwargs):
-    raise NotImplementedError("torchvision stand-in of the tests")
-
-
-def normalize(*args, **kwargs):
-    raise NotImplementedError("torchvision stand-in of the tests")
-"""
 
 
 @pytest.fixture(scope="module")
-def spandrel(tmp_path_factory):
+def spandrel():
     """The spandrel package imported on the stand-in torchvision; modules are unloaded afterwards."""
     if importlib.util.find_spec("spandrel") is None:
         pytest.skip("spandrel (pip install --no-deps spandrel==0.4.2) is not installed")
-    root = tmp_path_factory.mktemp("standin")
-    (root / "torchvision" / "transforms").mkdir(parents=True)
-    (root / "torchvision" / "__init__.py").write_text("from . import transforms\n")
-    (root / "torchvision" / "transforms" / "__init__.py").write_text("from . import functional\n")
-    (root / "torchvision" / "transforms" / "functional.py").write_text(STANDIN)
-    sys.path.insert(0, str(root))
-    try:
+    with torchvision_standin(unload=("spandrel",)):
         import spandrel
 
         yield spandrel
-    finally:
-        sys.path.remove(str(root))
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "spandrel")]:
-            del sys.modules[name]
 
 
 # (model, layout, suffix)

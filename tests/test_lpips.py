@@ -2,12 +2,11 @@
 
 The backbone is a seeded random VGG16 (no ImageNet download); the linear layers are the real v0.1 weights
 shipped in the `lpips` wheel. `lpips` imports `torchvision.models`, which is not installed: a stand-in
-package whose `vgg16()` returns the tests' torchvision-layout `VGGTorch('vgg16')` is put on sys.path.
+package whose `vgg16()` returns the tests' torchvision-layout `VGGTorch('vgg16')` is put on sys.path
+(`tests.support.torchvision_standin`).
 """
 
 from __future__ import annotations
-
-import sys
 
 import h5py
 import jax
@@ -17,17 +16,11 @@ import torch
 
 from esrgan_jax.models.lpips import LPIPS, lpips_distance
 from esrgan_jax.models.store import load_lpips
+from tests.support import torchvision_standin
 from tests.torch_models import VGGTorch, randomize_
 from weights_conversion.__main__ import main as convert_main
 from weights_conversion.common import ConversionError
 from weights_conversion.lpips import convert_files, default_lin_path
-
-STANDIN = """
-from tests.torch_models import VGGTorch, randomize_
-
-def vgg16(pretrained=False, **kwargs):
-    return randomize_(VGGTorch("vgg16"), seed=3)
-"""
 
 
 def _backbone() -> VGGTorch:
@@ -35,23 +28,14 @@ def _backbone() -> VGGTorch:
 
 
 @pytest.fixture(scope="module")
-def lpips_torch(tmp_path_factory):
+def lpips_torch():
     """`lpips.LPIPS(net='vgg')` built on the stand-in torchvision; modules are unloaded afterwards."""
     if default_lin_path() is None:
         pytest.skip("the lpips package (pip install --no-deps lpips) is not installed")
-    root = tmp_path_factory.mktemp("standin")
-    (root / "torchvision").mkdir()
-    (root / "torchvision" / "__init__.py").write_text("from . import models\n")
-    (root / "torchvision" / "models.py").write_text(STANDIN)
-    sys.path.insert(0, str(root))
-    try:
+    with torchvision_standin(_backbone, unload=("lpips",)):
         import lpips
 
         yield lpips.LPIPS(net="vgg", version="0.1", verbose=False)
-    finally:
-        sys.path.remove(str(root))
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "lpips")]:
-            del sys.modules[name]
 
 
 @pytest.fixture(scope="module")
