@@ -10,7 +10,10 @@ Run `python -m benchmarks.run [--quick] [--json OUT.json]`; results and their an
   the processes do not pollute each other; the parent drives it over stdin/stdout, one repetition at a time,
   which is what lets the two frameworks' repetitions interleave;
 - `machine.py`: what the numbers were measured on; `report.py`: the table and the JSON file;
-- `run.py`: the command line and the orchestration.
+- `run.py`: the command line and the orchestration;
+- `gpu_check.py`: `python -m benchmarks.gpu_check`, the one-shot GPU check (parity, training smoke, Set5, speed)
+  with `gpu_parity.py`, `gpu_smoke.py`, `gpu_speed.py`, `torch_cuda.py`, `gpu_report.py`, and
+  `stage_gpu_wheels.sh` for the wheels the GPU machine lacks.
 
 Timings are never asserted in tests (house rule): `tests/test_benchmarks.py` only runs the `--quick` path on a
 tiny model and checks the JSON schema and that both frameworks computed the same numbers.

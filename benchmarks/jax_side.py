@@ -10,6 +10,7 @@ CPU device per core), parameters replicated.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -29,6 +30,11 @@ LEARNING_RATE = 1e-4
 def trunk_only(params: dict[str, Any]) -> dict[str, str]:
     """Optimizer labels: "train" for the 23-block trunk (`body_*`, 99% of the parameters), "freeze" otherwise."""
     return {name: ("train" if name.startswith("body_") else "freeze") for name in params}
+
+
+def all_trainable(params: dict[str, Any]) -> dict[str, str]:
+    """Optimizer labels that train every parameter (the GPU check's "full" train step)."""
+    return {name: "train" for name in params}
 
 
 def _timed(fn) -> tuple[float, Any]:
@@ -58,14 +64,17 @@ class Forward:
 
 
 class TrainStep:
-    """L1 loss, forward + backward + Adam on the trunk only; params and optimizer state donated (updated in place).
+    """L1 loss, forward + backward + Adam on the trunk only (`labels`: which parameters train); params and
+    optimizer state donated (updated in place).
 
     The outputs compared with PyTorch are the losses of every step taken: the same weights, data and Adam
     settings give the same sequence in both frameworks.
     """
 
-    def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
-        tx = optax.multi_transform({"train": optax.adam(LEARNING_RATE), "freeze": optax.set_to_zero()}, trunk_only)
+    def __init__(
+        self, module: RRDBNet, params: Any, case: Case, seed: int, labels: Callable[[dict], dict] = trunk_only
+    ):
+        tx = optax.multi_transform({"train": optax.adam(LEARNING_RATE), "freeze": optax.set_to_zero()}, labels)
         data = inputs("train", case.size, case.batch, seed)
         self.params, self.lr = place(params, data["lr"])
         self.hr = jax.device_put(data["hr"], image_sharding(self.lr.sharding.mesh, data["hr"].shape))

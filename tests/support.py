@@ -58,6 +58,8 @@ def torchvision_standin(make_vgg16=None, unload: tuple[str, ...] = ()) -> Iterat
       unload: top-level packages imported on top of it, removed from sys.modules afterwards with torchvision.
     """
     root = str(Path(__file__).resolve().parent / "standin")
+    # A real torchvision imported earlier (the GPU machine has one) would be used instead: set it aside meanwhile.
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "torchvision"}
     sys.path.insert(0, root)
     try:
         import torchvision.models
@@ -68,3 +70,4 @@ def torchvision_standin(make_vgg16=None, unload: tuple[str, ...] = ()) -> Iterat
         sys.path.remove(root)
         for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", *unload)]:
             del sys.modules[name]
+        sys.modules.update(saved)

@@ -7,7 +7,6 @@ the public loader and compared with the PyTorch forward pass.
 from __future__ import annotations
 
 import json
-import math
 
 import jax
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 import torch
 
 from esrgan_jax import load_discriminator, load_generator, load_vgg
-from tests.torch_models import SRCNNTorch, VGGStyleDiscriminatorTorch, VGGTorch, randomize_
+from tests.torch_models import SRCNNTorch, VGGStyleDiscriminatorTorch, VGGTorch, he_init_, randomize_
 from weights_conversion.__main__ import main
 
 
@@ -68,25 +67,6 @@ def test_discriminator_train_and_eval_bn(tmp_path, input_size):
             after = np.asarray(updated["batch_stats"][bn][ours])
             assert not np.allclose(after, before)  # the update happened ...
             np.testing.assert_allclose(after, buffers[f"{bn}.{theirs}"].numpy(), rtol=1e-5, atol=1e-6)  # ... as torch's
-
-
-def he_init_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Random BN statistics and biases (randomize_), then He-normal conv/linear weights and BN scales near 1.
-
-    With one small fixed std, activations shrink (or grow) several times per layer: after 16 VGG convs or 10
-    discriminator layers the outputs would be too small, or independent of the input, for a 1e-5 tolerance
-    to mean anything.
-    """
-    randomize_(model, seed)
-    g = torch.Generator().manual_seed(seed + 1000)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.ndim >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) * math.sqrt(2.0 / math.prod(p.shape[1:])))
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(1.0 + 0.1 * torch.randn(m.weight.shape, generator=g))
-    return model
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,7 @@
 """LPIPS parity: the Flax port against the `lpips` PyTorch package and against lpips-j, on the same weights.
 
 The backbone is a seeded random VGG16 (no ImageNet download); the linear layers are the real v0.1 weights
-shipped in the `lpips` wheel. `lpips` imports `torchvision.models`, which is not installed: a stand-in
-package whose `vgg16()` returns the tests' torchvision-layout `VGGTorch('vgg16')` is put on sys.path
-(`tests.support.torchvision_standin`).
+shipped in the `lpips` wheel; `lpips` is built on a stand-in torchvision (tests/lpips_reference.py).
 """
 
 from __future__ import annotations
@@ -16,26 +14,19 @@ import torch
 
 from esrgan_jax.models.lpips import LPIPS, lpips_distance
 from esrgan_jax.models.store import load_lpips
-from tests.support import torchvision_standin
-from tests.torch_models import VGGTorch, randomize_
+from tests.lpips_reference import backbone, lpips_on_random_vgg16
 from weights_conversion.__main__ import main as convert_main
 from weights_conversion.common import ConversionError
 from weights_conversion.lpips import convert_files, default_lin_path
 
 
-def _backbone() -> VGGTorch:
-    return randomize_(VGGTorch("vgg16"), seed=3)
-
-
 @pytest.fixture(scope="module")
 def lpips_torch():
-    """`lpips.LPIPS(net='vgg')` built on the stand-in torchvision; modules are unloaded afterwards."""
+    """`lpips.LPIPS(net='vgg')` built on the stand-in torchvision (tests/lpips_reference.py)."""
     if default_lin_path() is None:
         pytest.skip("the lpips package (pip install --no-deps lpips) is not installed")
-    with torchvision_standin(_backbone, unload=("lpips",)):
-        import lpips
-
-        yield lpips.LPIPS(net="vgg", version="0.1", verbose=False)
+    with lpips_on_random_vgg16() as model:
+        yield model
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +51,7 @@ def _flax_lpips(variables, x, y) -> np.ndarray:
 
 
 def test_matches_lpips_package_from_torchvision_checkpoint(tmp_path, lpips_torch, images):
-    torch.save(_backbone().state_dict(), tmp_path / "vgg16.pth")
+    torch.save(backbone().state_dict(), tmp_path / "vgg16.pth")
     hparams, variables, layout, _ = convert_files(tmp_path / "vgg16.pth")  # lin defaults to the wheel's vgg.pth
     assert (hparams, layout) == ({}, "torchvision+lpips")
     want = _torch_lpips(lpips_torch, *images)
@@ -83,7 +74,7 @@ def test_matches_lpips_package_from_its_own_state_dict(tmp_path, lpips_torch, im
 
 def _write_lpips_j_h5(tmp_path):
     """The two files lpips-j downloads, in their layout: flaxmodels VGG groups and lin{i} datasets."""
-    sd = _backbone().state_dict()
+    sd = backbone().state_dict()
     lin_sd = torch.load(default_lin_path(), map_location="cpu", weights_only=True)
     with h5py.File(tmp_path / "vgg16_weights.h5", "w") as f:
         for index, name in [(0, "conv1_1"), (2, "conv1_2"), (5, "conv2_1"), (7, "conv2_2"), (10, "conv3_1")] + [
@@ -125,7 +116,7 @@ def test_cli_converts_lpips_j_h5_into_a_loadable_model(tmp_path, lpips_torch, im
 
 
 def test_conversion_errors_name_the_file_and_key(tmp_path):
-    sd = {k: v for k, v in _backbone().state_dict().items() if k != "features.28.bias"}
+    sd = {k: v for k, v in backbone().state_dict().items() if k != "features.28.bias"}
     torch.save(sd, tmp_path / "cut.pth")
     with pytest.raises(ConversionError, match=r"cut\.pth: missing key 'features\.28\.bias'$"):
         convert_files(tmp_path / "cut.pth")

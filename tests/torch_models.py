@@ -7,6 +7,8 @@ by tests and benchmarks (torch is a test dependency, never a runtime one).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -156,6 +158,25 @@ def randomize_(module: nn.Module, seed: int = 0, std: float = 0.05) -> nn.Module
             else:
                 t.copy_(torch.randn(t.shape, generator=g) * std)
     return module
+
+
+def he_init_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Random BN statistics and biases (randomize_), then He-normal conv/linear weights and BN scales near 1.
+
+    With one small fixed std, activations shrink (or grow) several times per layer: after 16 VGG convs or 10
+    discriminator layers the outputs would be too small, or independent of the input, for a 1e-5 tolerance
+    to mean anything.
+    """
+    randomize_(model, seed)
+    g = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.ndim >= 2:
+                p.copy_(torch.randn(p.shape, generator=g) * math.sqrt(2.0 / math.prod(p.shape[1:])))
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(1.0 + 0.1 * torch.randn(m.weight.shape, generator=g))
+    return model
 
 
 class _ShortcutBlock(nn.Module):
