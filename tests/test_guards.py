@@ -183,3 +183,17 @@ def test_patience_needs_a_metric(assets):  # noqa: F811
     config.data.val = "none"
     with pytest.raises(UserError, match=r"^config.train.patience=3 needs a metric to watch, but config.data.val is"):
         setup.check_config(config)
+
+
+def test_auto_selects_lpips_for_a_perceptual_loss_with_lpips_else_psnr(assets):  # noqa: F811
+    config = tiny("mse", assets)
+    assert setup.resolve_select(config) == "psnr_y"
+    config.loss.perceptual_weight = 1.0
+    assert setup.resolve_select(config) == "psnr_y"  # no LPIPS model to select by
+    config.train.lpips = "models/lpips"
+    assert setup.resolve_select(config) == "lpips"
+    config.data.val = "none"
+    assert setup.resolve_select(config) is None  # nothing validated: the last step
+    config.train.select = "psnr_y"
+    with pytest.raises(UserError, match=r"^config.train.select='psnr_y' needs a validation set, but config.data.val"):
+        setup.resolve_select(config)
