@@ -1,7 +1,8 @@
 """Batch evaluation of SR methods on benchmark data sets: the comparison table of the SR papers in one command.
 
     python -m esrgan_jax.evaluate --data ../shared/data/benchmarks/Set5 --data samples \\
-        --method bicubic --method esrgan=models/esrgan_x4 [--scale 4] [--lpips models/lpips] --out eval/
+        --method bicubic --method esrgan=models/esrgan_x4 [--scale 4] [--lpips models/lpips] --out eval/ \\
+        [--color-fix none|mean|wavelet]
 
 Methods are `bicubic` (MATLAB imresize, the papers' baseline) or `NAME=CHECKPOINT` (a converted model or a
 training workdir, run by `esrgan_jax.inference.Upscaler`). Outputs: summary.json, per_image.csv, summary.md,
