@@ -88,3 +88,18 @@ def test_evaluate_color_fix_column(hr, tmp_path):
         assert "color_drift_cbcr,color_drift_rgb" in (out / "per_image.csv").read_text().splitlines()[0]
         assert "Colour drift CbCr / RGB" in (out / "summary.md").read_text()
     assert drift["none"] == pytest.approx(16 / 3, abs=0.3) and drift["mean"] < 0.3
+
+
+def test_upscale_cli_color_fix_matches_the_upscaler(hr, tmp_path):
+    from esrgan_jax.image.io import read_uint8
+    from esrgan_jax.upscale import main
+
+    module, params = nearest_generator(tint=(12 / 255, 0.0, 6 / 255))
+    save_model(tmp_path / "tinted", "rrdbnet", HP, {"params": params})
+    lr = bicubic_downscale(hr, 4)
+    write_image(tmp_path / "in.png", lr)
+    argv = [str(tmp_path / "in.png"), "--weights", str(tmp_path / "tinted"), "-o", str(tmp_path / "out")]
+    assert main([*argv, "--tile", "0", "--color-fix", "wavelet", "--no-progress"]) == 0
+    got = read_uint8(tmp_path / "out" / "in_out.png")
+    np.testing.assert_array_equal(got, Upscaler((module, params), tile=0, color_fix="wavelet").upscale(lr))
+    assert color_drift(got, hr, 4)[1] < 0.2
