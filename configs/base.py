@@ -80,5 +80,14 @@ def get_config() -> ml_collections.ConfigDict:
         save_every=500,  # steps between checkpoints (and always at the end)
         keep=2,  # checkpoints kept
         lpips="none",  # a converted LPIPS model directory: also report LPIPS at validation
+        # Which validated step WORKDIR/export holds: "psnr_y", "lpips" (lower is better; needs train.lpips),
+        # "last", or "auto" = lpips for a perceptual loss with train.lpips set, else psnr_y (last without val).
+        # The best so far is kept in WORKDIR/best; the last step always goes to WORKDIR/export_last.
+        select="auto",
+        patience=0,  # stop after this many validations without improvement of the selected metric (0 = off)
+        # Collapse warning when the SR output's spatial std falls below this fraction of the HR's (0 = off);
+        # GAN runs also warn when D separates real and fake logits on every step between two validations.
+        collapse_fraction=0.2,
+        stop_on_collapse=False,  # True: stop at that validation (checkpoint and exports kept, exit code 4)
     )
     return config

@@ -1,7 +1,8 @@
 """Batch evaluation of SR methods on benchmark data sets: the comparison table of the SR papers in one command.
 
     python -m esrgan_jax.evaluate --data ../shared/data/benchmarks/Set5 --data samples \\
-        --method bicubic --method esrgan=models/esrgan_x4 [--scale 4] [--lpips models/lpips] --out eval/
+        --method bicubic --method esrgan=models/esrgan_x4 [--scale 4] [--lpips models/lpips] --out eval/ \\
+        [--color-fix none|mean|wavelet]
 
 Methods are `bicubic` (MATLAB imresize, the papers' baseline) or `NAME=CHECKPOINT` (a converted model or a
 training workdir, run by `esrgan_jax.inference.Upscaler`). Outputs: summary.json, per_image.csv, summary.md,
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from esrgan_jax.cli import setup_jax
 from esrgan_jax.errors import run_cli
+from esrgan_jax.inference.color_fix import COLOR_FIXES
 from esrgan_jax.scoring import report
 from esrgan_jax.scoring.evaluation import evaluate
 
@@ -32,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tile", type=int, default=256, help="tile size in LR pixels for network methods; 0 = no tiling")
+    p.add_argument(
+        "--color-fix", choices=COLOR_FIXES, default="none", help="network methods: match colours to bicubic's"
+    )
     p.add_argument("--no-images", action="store_true", help="do not write the SR images")
     p.add_argument("--skip-bad", action="store_true", help="leave out unreadable/mismatched images (with a warning)")
     return p
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         tile=args.tile,
         save_images=not args.no_images,
         skip_bad=args.skip_bad,
+        color_fix=args.color_fix,
     )
     print(report.summary_markdown(summary))
     print(f"wrote {Path(args.out) / 'summary.json'}, per_image.csv, summary.md, grid_*.png")

@@ -19,6 +19,7 @@ from pathlib import Path
 from esrgan_jax.cli import setup_jax
 from esrgan_jax.errors import UserError, run_cli
 from esrgan_jax.sharding import maybe_initialize_distributed
+from esrgan_jax.training.monitor import COLLAPSE_EXIT_CODE
 from esrgan_jax.training.trainer import NonFiniteLossError, train_and_evaluate
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = fv.workdir or os.path.join("runs", name)
     result = train_and_evaluate(fv.config, workdir)
     print(json.dumps({k: v for k, v in result.items() if k != "table"}))
-    return 0
+    # A collapse stop wrote its checkpoint and exports, but the run is not healthy: scripts should notice.
+    return COLLAPSE_EXIT_CODE if result["stopped"] == "collapse" else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python -m esrgan_jax.upscale INPUT [INPUT ...] --weights CHECKPOINT_OR_WORKDIR -o OUTDIR [--tile 256]
         [--tile-pad 10] [--outscale F] [--alpha-upsampler model|bicubic] [--suffix out] [--ext auto|png|jpg]
-        [--dtype float32|bfloat16] [--overwrite] [--weights-b B --alpha 0.8]
+        [--dtype float32|bfloat16] [--overwrite] [--weights-b B --alpha 0.8] [--color-fix none|mean|wavelet]
 
 Each input is read in its own bit depth (8/16), mode (gray/RGB/RGBA) and EXIF orientation and written back in
 the same kind, atomically. A bad input is reported by name and the rest still run; the exit code is then 2.
@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from esrgan_jax.cli import setup_jax
 from esrgan_jax.errors import UserError, run_cli
 from esrgan_jax.image.io import IMAGE_EXTENSIONS, list_images, read_raw, write_image
+from esrgan_jax.inference.color_fix import COLOR_FIXES
 from esrgan_jax.inference.upscaler import ALPHA_UPSAMPLERS, Upscaler
 from esrgan_jax.models import COMPUTE_DTYPES
 
@@ -149,6 +150,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     p.add_argument("--weights-b", default=None, help="second model to blend with --weights (same kind/hparams)")
     p.add_argument("--alpha", type=float, default=0.8, help="blend: (1 - alpha) * weights + alpha * weights-b")
+    p.add_argument(
+        "--color-fix", choices=COLOR_FIXES, default="none", help="match colours to the bicubic upscale (default none)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -168,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         weights_b=args.weights_b,
         alpha=args.alpha,
         alpha_upsampler=args.alpha_upsampler,
+        color_fix=args.color_fix,
     )
     report = upscale_files(
         args.inputs,

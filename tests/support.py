@@ -44,6 +44,18 @@ def tiny(seed: int = 0, **hp) -> tuple[RRDBNet, dict]:
     return module, random_params(module, seed, np.zeros((1, 4, 4, 3), np.float32))
 
 
+def nearest_generator(tint: tuple[float, float, float] = (0.0, 0.0, 0.0), **hp) -> tuple[RRDBNet, dict]:
+    """An RRDBNet that upscales by nearest neighbour, plus `tint` on each channel: RGB passes through the centre
+    tap of conv_first, the upsampling convs, conv_hr and conv_last; every other weight is zero."""
+    module, params = tiny(0, **hp)
+    params = jax.tree.map(np.zeros_like, params)
+    for name in ("conv_first", "conv_up1", "conv_up2", "conv_hr", "conv_last"):
+        for c in range(3):
+            params[name]["kernel"][1, 1, c, c] = 1.0
+    params["conv_last"]["bias"][:] = np.asarray(tint, np.float32)
+    return module, params
+
+
 def by_hand(module, params, x: np.ndarray) -> np.ndarray:
     """The network on the whole float image [H, W, C], clipped: the reference every path must reproduce."""
     return np.clip(np.asarray(jax.jit(module.apply)({"params": params}, x[None].astype(np.float32))[0]), 0, 1)

@@ -41,7 +41,11 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
     assert "parameters by rule (first match wins)" in out and "| bicubic |" in out
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["split"] == "train"] == [1, 2]
-    assert {"psnr_y", "ssim_y"} <= set(rows[-1]) and rows[-1]["split"] == "val"
+    converted = result["start"] == "converted"
+    assert [r["step"] for r in rows if r["split"] == "val"] == ([0, 2] if converted else [2])  # 0: the baseline
+    assert (result["select"], result["selected_step"]) == ("psnr_y", 2)
+    assert (tmp_path / "export_last" / "model.json").is_file()
+    assert {"psnr_y", "ssim_y", "color_drift_cbcr", "std_ratio"} <= set(rows[-1]) and rows[-1]["split"] == "val"
     assert abs(rows[-1]["psnr_y"] - result["val"]["psnr_y"]) < 1e-9
     for f in ("curves.png", "samples.png", "eval.md", "config.json"):
         assert (tmp_path / f).stat().st_size > 0, f
@@ -59,7 +63,9 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
             params["body_0"]["rdb1"]["conv1"]["kernel"], converted["params"]["body_0"]["rdb1"]["conv1"]["kernel"]
         )
     if name == "perceptual":
-        assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"} <= set(rows[0])
+        train_rows = [r for r in rows if r["split"] == "train"]
+        assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake", "d_separated"} <= set(train_rows[0])
+        assert train_rows[0]["d_separated"] in (0.0, 1.0)  # log_every=1: one step's flag, not a fraction
 
 
 @pytest.mark.parametrize("channels", [1, 3])

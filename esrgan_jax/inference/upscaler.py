@@ -5,7 +5,8 @@ serves every image. Around it: grayscale is run as 3-channel gray and reduced ba
 Real-ESRGAN's cv2 round trip does); an alpha channel is upscaled by the model the same way or by bicubic and
 re-attached; uint8/uint16/float come back as the same kind; SRCNN-style models get their bicubic pre-upsampling;
 a one-channel (luminance) model sees the Y of a colour image, whose Cb/Cr are upscaled by bicubic; two
-checkpoints can be blended on the fly (ESRGAN's network interpolation).
+checkpoints can be blended on the fly (ESRGAN's network interpolation); an opt-in colour fix matches the output's
+colours to the bicubic upscale of the input (`esrgan_jax.inference.color_fix`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from esrgan_jax.errors import UserError
 from esrgan_jax.image.color import upscale_luma
 from esrgan_jax.image.pixels import quantize
 from esrgan_jax.image.resize import imresize
+from esrgan_jax.inference.color_fix import COLOR_FIXES, color_fix
 from esrgan_jax.inference.tiling import run_tiled
 from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
 from esrgan_jax.models.blend import blend, check_alpha, check_compatible
@@ -66,6 +68,8 @@ class Upscaler:
       weights_b: a second checkpoint of the same kind and hyper-parameters to blend with `weights`.
       alpha: blend weight of `weights_b`: params = (1 - alpha) * A + alpha * B.
       alpha_upsampler: "model" (alpha run as gray through the network) or "bicubic".
+      color_fix: "none", "mean" or "wavelet": match the colour channels' means or low frequencies to the MATLAB
+        bicubic upscale of the input (whole-image, in float32: the output is held unquantised once).
     """
 
     def __init__(
@@ -79,11 +83,14 @@ class Upscaler:
         weights_b: str | os.PathLike | tuple[nn.Module, Any] | None = None,
         alpha: float = 0.8,
         alpha_upsampler: str = "model",
+        color_fix: str = "none",
     ):
         ensure_cpu_cores()  # the CLIs' one-device-per-core set-up, for Python callers too (before JAX starts)
         jdtype = compute_dtype(dtype)
         if alpha_upsampler not in ALPHA_UPSAMPLERS:
             raise UserError(f"alpha upsampler {alpha_upsampler!r}: expected one of {', '.join(ALPHA_UPSAMPLERS)}")
+        if color_fix not in COLOR_FIXES:
+            raise UserError(f"color fix {color_fix!r}: expected one of {', '.join(COLOR_FIXES)}")
         if tile < 0 or tile_pad < 0 or (tile_batch is not None and tile_batch < 1):
             raise UserError(
                 f"tile {tile}, tile-pad {tile_pad}, tile-batch {tile_batch}: expected tile, pad >= 0, batch >= 1"
@@ -100,6 +107,7 @@ class Upscaler:
         self.tile, self.tile_pad = tile, tile_pad
         self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
         self.alpha_upsampler = alpha_upsampler
+        self.color_fix = color_fix
         self.compilations = 0  # traces of the network = XLA compiles (a jitted function retraces per shape)
         # Each call's tiles (or a tile's rows) are split over as many local devices as divide them, and those
         # devices hold the parameters: a CPU presented as one device per core (esrgan_jax.sharding) uses its cores.
@@ -167,7 +175,12 @@ class Upscaler:
         x = x.astype(np.float32) / np.float32(top)
         quant = lambda a: quantize(a, image.dtype)  # noqa: E731
         color, alpha = (x[..., :3], x[..., 3:]) if x.shape[-1] == 4 else (x, None)
-        out = self._planes(color, quant, progress)
+        if self.color_fix == "none":
+            out = self._planes(color, quant, progress)
+        else:  # the fix needs the whole float output; tiles are quantised only after it
+            sr = self._planes(color, lambda a: np.asarray(a, np.float32), progress)
+            reference = np.asarray(imresize(color, float(self.scale)), np.float32)
+            out = quant(color_fix(sr, reference.reshape(sr.shape), self.color_fix))
         if alpha is not None:
             if self.alpha_upsampler == "model":
                 out_alpha = self._planes(alpha, quant, progress)

@@ -65,8 +65,9 @@ def bicubic_runner(scale: int) -> Runner:
     return lambda lr: bicubic_upscale(lr, scale)
 
 
-def load_method(method: MethodSpec, scale: int, tile: int = 256) -> Runner:
-    """The runner of `method`: bicubic, or its checkpoint through `Upscaler` (tiled; 0 = whole images).
+def load_method(method: MethodSpec, scale: int, tile: int = 256, color_fix: str = "none") -> Runner:
+    """The runner of `method`: bicubic, or its checkpoint through `Upscaler` (tiled; 0 = whole images; with
+    `color_fix` "mean" or "wavelet", colours matched to the bicubic upscale).
 
     A checkpoint of another scale than `scale` is an error.
     """
@@ -74,7 +75,7 @@ def load_method(method: MethodSpec, scale: int, tile: int = 256) -> Runner:
         return bicubic_runner(scale)
     from esrgan_jax.inference import Upscaler
 
-    upscaler = Upscaler(method.checkpoint, tile=tile)
+    upscaler = Upscaler(method.checkpoint, tile=tile, color_fix=color_fix)
     if upscaler.scale != scale:
         raise UserError(f"{method.checkpoint}: a x{upscaler.scale} model, but --scale is {scale}")
     return upscaler.upscale
@@ -159,6 +160,7 @@ def evaluate(
     save_images: bool = True,
     progress: bool = True,
     skip_bad: bool = False,
+    color_fix: str = "none",
 ) -> dict[str, Any]:
     """Runs every method on every data set, scores each image and writes the report files.
 
@@ -173,6 +175,7 @@ def evaluate(
       save_images: write each SR image under images/.
       progress: show a progress bar.
       skip_bad: leave out unreadable or mismatched images with a warning instead of stopping.
+      color_fix: "none", "mean" or "wavelet": the network methods' colour fix (`Upscaler`'s).
 
     Returns:
       The summary (the content of summary.json).
@@ -185,7 +188,7 @@ def evaluate(
     opened = [open_dataset(spec, scale, verbose=progress, skip_bad=skip_bad) for spec in datasets]
     if len({d.name for d in opened}) != len(opened):
         raise UserError(f"data sets must have different names: {', '.join(d.name for d in opened)}")
-    runners = {m.name: load_method(m, scale, tile) for m in specs}
+    runners = {m.name: load_method(m, scale, tile, color_fix) for m in specs}
     score_lpips = lpips_scorer(lpips) if lpips is not None else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

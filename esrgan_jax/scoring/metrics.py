@@ -11,6 +11,10 @@ PSNR is 10 log10(255^2 / MSE). SSIM uses an 11x11 Gaussian window (sigma 1.5, K1
 mode on the 0-255 scale, averaged over the map and then over channels, as in Wang et al.'s MATLAB code. A
 single-channel (grayscale) image is scored on its own channel in both conventions. Everything runs in float64
 (jax x64 enabled locally), so results agree with float64 NumPy references to ~1e-10.
+
+**Colour drift** (`color_drift`): the mean absolute difference between the per-image channel means of SR and HR,
+on the 0-255 scale, after the same quantisation and crop: over R, G, B, and over Cb, Cr (MATLAB YCbCr). It sees
+a global tint or a colour cast that PSNR mixes with every other error.
 """
 
 from __future__ import annotations
@@ -123,6 +127,25 @@ def ssim(a: np.ndarray, b: np.ndarray, crop_border: int = 0, y_channel: bool = F
     return psnr_ssim(a, b, crop_border, y_channel)[1]
 
 
+def color_drift(sr: np.ndarray, hr: np.ndarray, crop_border: int = 0) -> tuple[float, float]:
+    """(CbCr drift, RGB drift): mean |channel mean of SR - channel mean of HR| over Cb, Cr and over R, G, B.
+
+    Args:
+      sr, hr: uint8 [H, W, C] / [H, W], or float in [0, 1] (as for `psnr_ssim`).
+      crop_border: pixels removed from each side first.
+
+    Returns:
+      Both on the 0-255 scale. A grayscale pair has no chroma: its CbCr drift is 0 and its RGB drift is that of
+      its one channel.
+    """
+    x, y = _prepare(sr, hr, crop_border, y_channel=False)
+    shift = x.mean(axis=(0, 1)) - y.mean(axis=(0, 1))  # YCbCr is affine: the CbCr of the means is the mean CbCr
+    rgb = float(np.mean(np.abs(shift)))
+    if x.shape[-1] != 3:
+        return 0.0, rgb
+    return float(np.mean(np.abs(YCBCR_MATRIX[1:] @ (shift / 255.0)))), rgb
+
+
 def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
     """Scores one super-resolved image in both conventions.
 
@@ -132,12 +155,20 @@ def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
       scale: the SR factor; also the border cropped before scoring.
 
     Returns:
-      {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb"}.
+      {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "color_drift_cbcr", "color_drift_rgb"}.
     """
     sr, hr = quantize(sr, np.uint8), quantize(hr, np.uint8)
     psnr_y, ssim_y = psnr_ssim(sr, hr, crop_border=scale, y_channel=True)
     psnr_rgb, ssim_rgb = psnr_ssim(sr, hr, crop_border=scale)
-    return {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb, "ssim_rgb": ssim_rgb}
+    drift_cbcr, drift_rgb = color_drift(sr, hr, crop_border=scale)
+    return {
+        "psnr_y": psnr_y,
+        "ssim_y": ssim_y,
+        "psnr_rgb": psnr_rgb,
+        "ssim_rgb": ssim_rgb,
+        "color_drift_cbcr": drift_cbcr,
+        "color_drift_rgb": drift_rgb,
+    }
 
 
 def lpips_scorer(path: str | os.PathLike) -> Callable[[np.ndarray, np.ndarray], float]:

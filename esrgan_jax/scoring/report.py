@@ -18,7 +18,7 @@ import numpy as np
 
 from esrgan_jax.fileio import atomic_write
 
-METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lpips")
+METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "color_drift_cbcr", "color_drift_rgb", "lpips")
 CSV_FIELDS = ("dataset", "method", "image", *METRICS)
 
 
@@ -35,7 +35,7 @@ def summarize(rows: Sequence[dict[str, Any]], scale: int) -> dict[str, Any]:
     for method, by_data in groups.items():
         results[method] = {}
         for dataset, items in by_data.items():
-            entry = {m: float(np.mean([r[m] for r in items])) for m in METRICS[:4]}
+            entry = {m: float(np.mean([r[m] for r in items])) for m in METRICS if m != "lpips"}
             lp = [r["lpips"] for r in items]
             entry["lpips"] = None if any(v is None for v in lp) else float(np.mean(lp))
             entry["n"] = len(items)
@@ -82,6 +82,8 @@ def summary_markdown(summary: dict[str, Any], lpips_backbone: str = "VGG16, lpip
     lines += _table(summary, lambda e: f"{_fmt(e['psnr_y'], 2)} / {_fmt(e['ssim_y'], 4)}")
     lines += ["", "PSNR (dB) / SSIM on RGB (same crop):", ""]
     lines += _table(summary, lambda e: f"{_fmt(e['psnr_rgb'], 2)} / {_fmt(e['ssim_rgb'], 4)}")
+    lines += ["", "Colour drift CbCr / RGB (mean |channel mean SR - HR|, 0-255, same crop; lower is better):", ""]
+    lines += _table(summary, lambda e: f"{_fmt(e['color_drift_cbcr'], 2)} / {_fmt(e['color_drift_rgb'], 2)}")
     if any(e["lpips"] is not None for by_data in summary["results"].values() for e in by_data.values()):
         lines += ["", f"LPIPS ({lpips_backbone}; full image, no crop; lower is better):", ""]
         lines += _table(summary, lambda e: _fmt(e["lpips"], 4))

@@ -91,6 +91,9 @@ def plot_curves(workdir: str | os.PathLike) -> Path:
             pts = [(r["step"], r[key]) for r in rows if r["split"] == split and key in r and math.isfinite(r[key])]
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="." if split == "val" else None, label=key)
+            if split == "val" and pts and pts[0][0] == 0:  # a fine-tune's baseline: the starting model
+                ax.axhline(pts[0][1], color="gray", linestyle="--", linewidth=0.8, label="start (step 0)")
+                ax.legend(fontsize=7)
         ax.set_xlabel("step")
         ax.set_title("training losses" if split == "train" else f"validation {keys[0]}")
         if split == "train" and keys:

@@ -13,6 +13,7 @@ from esrgan_jax.errors import UserError
 from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
 from esrgan_jax.models.store import CheckpointError, read_meta, resolve_model_dir
 from esrgan_jax.training import checkpoints
+from esrgan_jax.training.selection import SELECT_MODES
 
 PIXEL_LOSSES = ("l1", "mse")
 # The feature network of the perceptual loss and the layer it is read at by default (before its ReLU).
@@ -34,6 +35,28 @@ class Sources:
     vgg: Path | None
     discriminator: Path | None
     lpips: Path | None
+
+
+def resolve_select(config: ml_collections.ConfigDict) -> str | None:
+    """The metric `config.train.select` selects by, or None for "last"; one-line errors for impossible choices.
+
+    "auto" is LPIPS for a perceptual loss when an LPIPS model is configured, PSNR-Y with any other validation
+    set, and the last step without one.
+    """
+    select, has_val, has_lpips = config.train.select, not is_none(config.data.val), not is_none(config.train.lpips)
+    if select not in SELECT_MODES:
+        raise UserError(f"config.train.select: expected one of {', '.join(map(repr, SELECT_MODES))}, got {select!r}")
+    if select == "auto":
+        if not has_val:
+            return None
+        return "lpips" if has_lpips and config.loss.perceptual_weight > 0 else "psnr_y"
+    if select == "last":
+        return None
+    if not has_val:
+        raise UserError(f"config.train.select={select!r} needs a validation set, but config.data.val is 'none'")
+    if select == "lpips" and not has_lpips:
+        raise UserError("config.train.select='lpips' needs config.train.lpips (a converted LPIPS model directory)")
+    return select
 
 
 def check_config(config: ml_collections.ConfigDict) -> tuple[str, dict[str, Any]]:
@@ -58,7 +81,23 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[str, dict[str, Any]
                 f"config.data.lr_patch={config.data.lr_patch} gives {hr_side}x{hr_side} HR patches but "
                 f"config.discriminator.input_size={config.discriminator.input_size}; they must be equal"
             )
+    _check_guards(config)
     return kind, hparams
+
+
+def _check_guards(config: ml_collections.ConfigDict) -> None:
+    """The fields of best-model selection, early stopping and collapse detection."""
+    tcfg = config.train
+    metric = resolve_select(config)
+    if not isinstance(tcfg.patience, int) or tcfg.patience < 0:
+        raise UserError(f"config.train.patience: expected a whole number >= 0 (0 = off), got {tcfg.patience!r}")
+    if tcfg.patience and metric is None:
+        why = "config.train.select is 'last'" if tcfg.select == "last" else "config.data.val is 'none'"
+        raise UserError(f"config.train.patience={tcfg.patience} needs a metric to watch, but {why}")
+    if not 0 <= tcfg.collapse_fraction < 1:
+        raise UserError(
+            f"config.train.collapse_fraction: expected a number in [0, 1) (0 = off), got {tcfg.collapse_fraction!r}"
+        )
 
 
 def require_model_dir(path: str, what: str, pth: str, key: str) -> Path:

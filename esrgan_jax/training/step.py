@@ -113,6 +113,8 @@ def train_step(cfg: StepConfig, state: TrainState, batch: dict[str, jax.Array], 
             l_d_real, l_d_fake = losses.ragan_discriminator_losses(real_logits, fake_logits)
             aux = {"l_d_real": l_d_real, "l_d_fake": l_d_fake}
             aux.update(out_d_real=jnp.mean(real_logits), out_d_fake=jnp.mean(fake_logits))
+            # 1 when D separates the whole batch: every real logit above every fake one (see training/collapse.py)
+            aux["d_separated"] = (jnp.min(real_logits) > jnp.max(fake_logits)).astype(jnp.float32)
             return l_d_real + l_d_fake, (stats, aux)
 
         (_, (d_stats, d_metrics)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(state.d_params, d_stats)

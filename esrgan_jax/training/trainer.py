@@ -1,10 +1,12 @@
 """`train_and_evaluate(config, workdir)`: a training run from start to export, built from named steps.
 
 The run resumes from WORKDIR/checkpoints when there is one, else starts from converted weights
-(`config.init.*`), else from scratch (`init.generator=none`), and says which. It validates every
-`train.eval_every` steps and at the end, exports the generator to WORKDIR/export (a model directory, so
-`load_generator(WORKDIR)`, `evaluate --method NAME=WORKDIR` and `upscale --weights WORKDIR` take it), and writes
-the evaluation table against bicubic (WORKDIR/eval.md, the format of `evaluate`'s summary.md).
+(`config.init.*`), else from scratch (`init.generator=none`), and says which. A fine-tune validates its starting
+model first (step 0), then every `train.eval_every` steps and at the end (`training.monitor`: best model,
+collapse warnings, early stop). It exports the selected generator to WORKDIR/export (a model directory, so
+`load_generator(WORKDIR)`, `evaluate --method NAME=WORKDIR` and `upscale --weights WORKDIR` take it) and the last
+one to WORKDIR/export_last, and writes the evaluation table against bicubic (WORKDIR/eval.md, the format of
+`evaluate`'s summary.md).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from esrgan_jax.errors import UserError
 from esrgan_jax.image.color import rgb_to_ycbcr
 from esrgan_jax.inference.upscaler import network_input
 from esrgan_jax.models import VGGFeatures, VGGStyleDiscriminator, build_model, compute_dtype
-from esrgan_jax.models.store import load_variables, save_model
+from esrgan_jax.models.store import load_variables
 from esrgan_jax.training import checkpoints, optim, recorder
-from esrgan_jax.training.setup import PERCEPTUAL_NETS, Sources, check_config, find_sources, is_none
+from esrgan_jax.training.monitor import Monitor
+from esrgan_jax.training.setup import PERCEPTUAL_NETS, Sources, check_config, find_sources, is_none, resolve_select
 from esrgan_jax.training.state import TrainState, create_train_state, generator_params
 from esrgan_jax.training.step import StepConfig, compile_train_step
-from esrgan_jax.training.validation import FIGURE_FILE, Validator
+from esrgan_jax.training.validation import Validator
 
 
 class NonFiniteLossError(UserError):
@@ -170,9 +173,17 @@ def _prepare_batch(run: Run, batch: dict[str, np.ndarray]) -> dict[str, np.ndarr
 
 
 def train_loop(
-    run: Run, state: TrainState, vgg_params: Any, rec: recorder.Recorder, validate: Callable[[int, TrainState], Any]
+    run: Run,
+    state: TrainState,
+    vgg_params: Any,
+    rec: recorder.Recorder,
+    validate: Callable[[int, TrainState, tuple[int, float]], bool],
 ) -> TrainState:
-    """Steps from the state's step to `run.total`, logging, checkpointing and validating on the way."""
+    """Steps from the state's step to `run.total`, logging, checkpointing and validating on the way.
+
+    `validate(step, state, (GAN steps, steps with separated D logits) since the last call)` runs every
+    `train.eval_every` steps and at the last step; when it returns True training stops there (checkpointed).
+    """
     tcfg, data, n_proc = run.config.train, run.config.data, jax.process_count()
     manager = checkpoints.checkpoint_manager(run.workdir, tcfg.save_every, tcfg.keep)
     step = int(jax.device_get(state.step))
@@ -188,6 +199,7 @@ def train_loop(
     step_fn, compiled = compile_train_step(run.step_cfg, run.mesh), None
     bar = recorder.progress_bar(run.total, step, enabled=run.lead)
     sums: dict[str, float] = {}
+    d_steps, d_separated = 0, 0.0
     try:
         while step < run.total:
             placed = sharding.put_batch(_prepare_batch(run, next(batches)), run.mesh)
@@ -199,6 +211,8 @@ def train_loop(
             _check_finite(step, metrics, manager)
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
+            if "d_separated" in metrics:
+                d_steps, d_separated = d_steps + 1, d_separated + metrics["d_separated"]
             bar.update(1)
             bar.set_postfix(recorder.format_postfix(step / run.steps_per_epoch, metrics), refresh=False)
             if step % tcfg.log_every == 0 or step == run.total:
@@ -206,47 +220,16 @@ def train_loop(
                 rec.write(step, "train", {k: v / n for k, v in sums.items()})
                 sums = {}
             checkpoints.save(manager, state, force=step == run.total)
-            if tcfg.eval_every and step % tcfg.eval_every == 0 and step < run.total:
-                validate(step, state)
+            if step == run.total or (tcfg.eval_every and step % tcfg.eval_every == 0):
+                stop = validate(step, state, (d_steps, d_separated))
+                d_steps, d_separated = 0, 0.0
+                if stop:
+                    break
     finally:
         bar.close()
     checkpoints.save(manager, state, force=True)
     manager.close()
     return state
-
-
-def export_and_report(
-    run: Run, state: TrainState, start: str, validator: Validator | None, rec: recorder.Recorder
-) -> dict[str, Any]:
-    """Exports the generator (EMA when on) to WORKDIR/export, then validates it against bicubic."""
-    step = int(jax.device_get(state.step))
-    params = sharding.host_copy(generator_params(state))
-    export = run.workdir / "export"
-    if run.lead:
-        source = {"trained_by": "esrgan_jax.train", "step": step, "start": start, "ema": bool(state.has_ema)}
-        save_model(export, run.kind, run.hparams, {"params": params}, source=source)
-        print(f"exported the {'EMA ' if state.has_ema else ''}generator to {export}")
-    result: dict[str, Any] = {"start": start, "step": step, "export": str(export)}
-    if validator is not None:
-        scores, rows = validate(run, validator, rec, step, params)
-        if run.lead:
-            table, bicubic = validator.report(rows, run.workdir)
-            print(table)
-            result.update(val=scores, bicubic=bicubic, table=table)
-    elif run.lead:
-        recorder.plot_curves(run.workdir)
-    return result
-
-
-def validate(
-    run: Run, validator: Validator, rec: recorder.Recorder, step: int, params: Any
-) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """Scores `params`, records the means, redraws the figure and the curves."""
-    scores, rows = validator.run(params, run.workdir / FIGURE_FILE if run.lead else None)
-    rec.write(step, "val", scores)
-    if run.lead:
-        recorder.plot_curves(run.workdir)
-    return scores, rows
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict[str, Any]:
@@ -257,9 +240,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       workdir: where checkpoints, metrics.jsonl, TensorBoard events, curves.png, eval.md and export/ go.
 
     Returns:
-      {"start": "resume" | "converted" | "scratch", "step": final step, "export": the exported model directory,
-      and with a validation set "val" / "bicubic": mean scores of the exported generator and of bicubic,
-      "table": the printed Markdown table}.
+      {"start": "resume" | "converted" | "scratch", "step": final step, "export" / "export_last": the selected
+      and the last model directories, "select": the metric or "last", "selected_step", "stopped": None,
+      "patience" or "collapse", "baseline": the step-0 scores or None, and with a validation set "val" /
+      "bicubic": mean scores of the exported generator and of bicubic, "table": the printed Markdown}.
 
     Raises:
       UserError: missing converted weights, bad config values or data (exit code 2);
@@ -281,13 +265,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     if run.val_ds is not None:
         validator = Validator(run.generator, run.val_ds, workdir.name, config.data.val_images, sources.lpips)
     rec = recorder.Recorder(workdir, enabled=run.lead)
+    metric = resolve_select(config)
+    monitor = Monitor(run, validator, rec, metric)
     try:
+        if start == "resume":
+            monitor.restore()
+        elif start == "converted" and validator is not None:  # the baseline every validation is compared with
+            monitor.validate(0, sharding.host_copy(generator_params(state)))
 
-        def periodic(step: int, current: TrainState) -> None:
-            if validator is not None:
-                validate(run, validator, rec, step, sharding.host_copy(generator_params(current)))
+        def periodic(step: int, current: TrainState, d_interval: tuple[int, float]) -> bool:
+            return monitor.validate(step, sharding.host_copy(generator_params(current)), d_interval)
 
-        state = train_loop(run, state, vgg_params, rec, periodic)
-        return export_and_report(run, state, start, validator, rec)
+        if monitor.stopped is None:
+            state = train_loop(run, state, vgg_params, rec, periodic)
+        step = int(jax.device_get(state.step))
+        last = sharding.host_copy(generator_params(state))
+        return monitor.finish(step, last, start, bool(state.has_ema))
     finally:
         rec.close()

@@ -2,7 +2,8 @@
 the same loop, metrics, table and figure as `python -m esrgan_jax.evaluate`.
 
 Images run whole (one compile per image size; `Upscaler.set_params` swaps in each step's parameters without
-compiling again). The bicubic baseline is scored once and reused by every validation.
+compiling again). The bicubic baseline is scored once and reused by every validation. Besides the metrics, a
+validation reports `std_ratio`, the SR outputs' spatial standard deviation over the HR images' (collapse.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 import flax.linen as nn
 import numpy as np
 
+from esrgan_jax.fileio import atomic_write
 from esrgan_jax.inference import Upscaler
 from esrgan_jax.scoring.evaluation import BICUBIC, bicubic_runner, save_figure, score_dataset, write_reports
 from esrgan_jax.scoring.metrics import lpips_scorer
 from esrgan_jax.scoring.report import METRICS, summary_markdown
+from esrgan_jax.training.collapse import spatial_std
 
 FIGURE_FILE = "samples.png"
 REPORT_STEM = "eval"
@@ -46,6 +49,7 @@ class Validator:
         self.upscaler = Upscaler((generator, None), tile=0, dtype=np.dtype(generator.dtype).name)
         self.lpips = lpips_scorer(lpips) if lpips is not None else None
         self._bicubic = None
+        self._hr_std: dict[str, float] | None = None  # image name -> spatial std of its HR, computed once
 
     def bicubic(self) -> tuple[list[dict[str, Any]], Any]:
         """Rows and first image of the bicubic baseline (computed once)."""
@@ -57,17 +61,31 @@ class Validator:
     def run(self, params: Any, figure: Path | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """(mean scores, per-image rows) of `params`; writes the comparison figure (bicubic | model) to `figure`."""
         self.upscaler.set_params(params)
+        sr_std: dict[str, float] = {}
         rows, first = score_dataset(
-            self.dataset, {self.name: self.upscaler.upscale}, self.scale, lpips=self.lpips, limit=self.limit
+            self.dataset,
+            {self.name: self.upscaler.upscale},
+            self.scale,
+            lpips=self.lpips,
+            limit=self.limit,
+            on_output=lambda _, image, sr: sr_std.__setitem__(image, spatial_std(sr)),
         )
         if figure is not None:
             base = self.bicubic()[1]
             save_figure(figure, self.dataset.name, first._replace(panels=base.panels + first.panels), self.scale)
-        return mean_scores(rows), rows
+        if self._hr_std is None:
+            n = len(self.dataset) if self.limit <= 0 else min(self.limit, len(self.dataset))
+            self._hr_std = {ex.name: spatial_std(ex.hr) for ex in (self.dataset[i] for i in range(n))}
+        hr_total = sum(self._hr_std[k] for k in sr_std)
+        std_ratio = sum(sr_std.values()) / hr_total if hr_total > 0 else 1.0
+        return {**mean_scores(rows), "std_ratio": std_ratio}, rows
 
-    def report(self, rows: list[dict[str, Any]], out: Path) -> tuple[str, dict[str, float]]:
-        """Writes eval.md, eval.json and per_image.csv (bicubic and `rows`) to `out`; returns (the Markdown
-        table, the bicubic means)."""
+    def report(self, rows: list[dict[str, Any]], out: Path, notes: list[str] = ()) -> tuple[str, dict[str, float]]:
+        """Writes eval.md (the tables, then `notes` one per line), eval.json and per_image.csv (bicubic and
+        `rows`) to `out`; returns (the Markdown, the bicubic means)."""
         base = self.bicubic()[0]
         summary = write_reports(out, base + rows, self.scale, stem=REPORT_STEM)
-        return summary_markdown(summary), mean_scores(base)
+        text = summary_markdown(summary) + "".join(f"\n{line}\n" for line in notes)
+        if notes:
+            atomic_write(out / f"{REPORT_STEM}.md", text)
+        return text, mean_scores(base)
