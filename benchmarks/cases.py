@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 # ESRGAN's generator (esrgan-facts.md section 7): 16.7 M parameters, 17.93 M MACs per LR pixel.
 FULL_MODEL = {"num_feat": 64, "num_block": 23, "num_grow_ch": 32}
-KINDS = ("forward", "train", "upscale")
+KINDS = ("forward", "train", "upscale", "api")
 
 
 def macs_per_lr_pixel(num_feat: int, num_block: int, num_grow_ch: int, num_in_ch: int = 3, num_out_ch: int = 3) -> int:
@@ -34,8 +34,9 @@ class Case:
 
     Attributes:
       name: row label, e.g. "forward 64x64 b1".
-      kind: "forward" (one network call), "train" (forward + backward + Adam, trunk only), or "upscale"
-        (a whole [size, size, 3] image through the tiling code).
+      kind: "forward" (one network call), "train" (forward + backward + Adam, trunk only), "upscale"
+        (a whole [size, size, 3] image through the tiling code, in a worker set up as the CLIs are), or "api"
+        (the same through `Upscaler(model_dir)` in a worker that does nothing else first, as a Python user would).
       size: LR side in pixels (the network input; the output is 4x).
       batch: images per call (forward / train).
       tile: upscale only: core tile size in LR pixels, 0 = whole image in one call.
@@ -73,6 +74,11 @@ def full_cases() -> list[Case]:
         # ~9.4 TFLOP per image: one round, and the first call (compile + full run) doubles as the warm-up.
         Case("upscale 512x512 tiled", "upscale", 512, tile=128, reps=1, rounds=1),
         Case("upscale 512x512 whole", "upscale", 512, reps=1, rounds=1),
+        # The Python API path, and the CLI path of the same work beside it.
+        Case("upscale 64x64 whole", "upscale", 64, reps=3),
+        Case("api upscale 64x64 whole", "api", 64, reps=3),
+        Case("upscale 128x128 whole", "upscale", 128, reps=3),
+        Case("api upscale 128x128 whole", "api", 128, reps=3),
     ]
 
 
@@ -83,4 +89,5 @@ def quick_cases() -> list[Case]:
         Case("train b2 32x32", "train", 32, batch=2, reps=2),
         Case("upscale 96x96 tiled", "upscale", 96, tile=32, reps=1),
         Case("upscale 96x96 whole", "upscale", 96, reps=1),
+        Case("api upscale 32x32 whole", "api", 32, reps=1),
     ]

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class WorkerProcess:
     """One `benchmarks.worker` subprocess; `request` sends a JSON line and returns the reply."""
 
-    def __init__(self, framework: str, log: Path, omp_wait_policy: str | None = None):
+    def __init__(self, framework: str, log: Path, omp_wait_policy: str | None = None, api: bool = False):
         self.log = log
         env = dict(os.environ)
         # PyTorch's OpenMP threads spin-wait between ops by default: fastest on an idle machine, but when other
@@ -41,7 +41,7 @@ class WorkerProcess:
         if omp_wait_policy:
             env["OMP_WAIT_POLICY"] = omp_wait_policy.upper()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.worker", framework],
+            [sys.executable, "-m", "benchmarks.worker", framework, *(["--api"] if api else [])],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -93,7 +93,7 @@ def run_case(case: Case, ctx: dict, work: Path, rounds: int, init: list[float] |
             proc.close()
         procs = {}
         for fw in ("jax", "torch"):  # set up one after the other: a compile must not compete with the other
-            procs[fw] = WorkerProcess(fw, work / f"{fw}.log", ctx["omp_wait_policy"])
+            procs[fw] = WorkerProcess(fw, work / f"{fw}.log", ctx["omp_wait_policy"], api=case.kind == "api")
             setups[fw].append(procs[fw].request({"op": "setup", "case": case.to_dict(), **ctx}))
         for i in range(case.reps):
             for fw in ("jax", "torch") if i % 2 == 0 else ("torch", "jax"):

@@ -115,7 +115,7 @@ class Upscale:
         return self.out
 
 
-WORKLOADS = {"forward": Forward, "train": TrainStep, "upscale": Upscale}
+WORKLOADS = {"forward": Forward, "train": TrainStep, "upscale": Upscale, "api": Upscale}
 
 
 def build(case: Case, weights: str, seed: int, model_cfg: dict[str, int]) -> Any:

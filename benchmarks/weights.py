@@ -47,6 +47,7 @@ def make_weights(path: str | os.PathLike, model: dict[str, int], seed: int = 0) 
     import jax
 
     from esrgan_jax.models.rrdbnet import RRDBNet
+    from esrgan_jax.models.store import save_model
 
     start = time.perf_counter()
     params = RRDBNet(**model).init_params(jax.random.key(seed))
@@ -55,7 +56,13 @@ def make_weights(path: str | os.PathLike, model: dict[str, int], seed: int = 0) 
     tmp = Path(path).with_suffix(".tmp.npz")
     np.savez(tmp, **flax_to_state_dict(params))
     os.replace(tmp, path)
+    save_model(model_dir(path), "rrdbnet", {"scale": 4, **model}, {"params": params})  # for the "api" rows
     return {"init_s": init_s}
+
+
+def model_dir(path: str | os.PathLike) -> Path:
+    """The model directory `make_weights` writes beside the state dict at `path`."""
+    return Path(path).with_suffix("")
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:

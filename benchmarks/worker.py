@@ -84,7 +84,7 @@ class Worker:
 
 def main() -> int:
     framework = sys.argv[1]
-    if framework == "jax":
+    if framework == "jax" and "--api" not in sys.argv:  # an "api" row's worker leaves it to Upscaler
         from esrgan_jax.sharding import use_cpu_cores
 
         use_cpu_cores()  # as the CLIs do: one CPU device per core ($ESRGAN_JAX_CPU_DEVICES=1: a single device)

@@ -23,12 +23,12 @@ def test_macs_per_lr_pixel_matches_esrgan_anchor():
 
 def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert run.main(["--quick", "--kinds", "forward,train", "--json", str(out), *TINY]) == 0
+    assert run.main(["--quick", "--kinds", "forward,train,api", "--json", str(out), *TINY]) == 0
     result = json.loads(out.read_text())
     assert result["schema"] == report.SCHEMA
     assert result["model"] == {"num_feat": 8, "num_block": 1, "num_grow_ch": 4}
     assert result["machine"]["cores"] >= 1 and result["machine"]["versions"]["jax"]
-    assert [r["case"]["kind"] for r in result["rows"]] == ["forward", "train"]
+    assert [r["case"]["kind"] for r in result["rows"]] == ["forward", "train", "api"]
     assert len(result["init"]["jax_init_s"]) == 1
     for row in result["rows"]:
         assert set(report.ROW_KEYS) <= set(row)

@@ -11,113 +11,25 @@ one to WORKDIR/export_last, and writes the evaluation table against bicubic (WOR
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
-from esrgan_jax import compilation, sharding
-from esrgan_jax.data import PairedDataset, open_dataset
-from esrgan_jax.data.pipeline import FIXED_LR_SIZE, steps_per_epoch, train_batches
-from esrgan_jax.errors import UserError
-from esrgan_jax.image.color import rgb_to_ycbcr
-from esrgan_jax.inference.upscaler import network_input
-from esrgan_jax.models import VGGFeatures, VGGStyleDiscriminator, build_model, compute_dtype
+from esrgan_jax import sharding
 from esrgan_jax.models.store import load_variables
-from esrgan_jax.training import checkpoints, optim, recorder
+from esrgan_jax.training import checkpoints, recorder
+from esrgan_jax.training.loop import NonFiniteLossError, train_loop
 from esrgan_jax.training.monitor import Monitor
-from esrgan_jax.training.setup import PERCEPTUAL_NETS, Sources, check_config, find_sources, is_none, resolve_select
+from esrgan_jax.training.run import Run, build_run
+from esrgan_jax.training.setup import Sources, check_config, find_sources, resolve_select
 from esrgan_jax.training.state import TrainState, create_train_state, generator_params
-from esrgan_jax.training.step import StepConfig, compile_train_step
 from esrgan_jax.training.validation import Validator
 
-
-class NonFiniteLossError(UserError):
-    """A loss became NaN or infinite; training stopped without saving the bad state."""
-
-    exit_code = 3
-
-
-@dataclasses.dataclass
-class Run:
-    """What the loop needs, built once: the networks, their optimisers, the data and the mesh."""
-
-    config: ml_collections.ConfigDict
-    workdir: Path
-    kind: str
-    hparams: dict[str, Any]
-    generator: nn.Module
-    step_cfg: StepConfig
-    mesh: jax.sharding.Mesh
-    train_ds: PairedDataset
-    val_ds: PairedDataset | None
-    steps_per_epoch: int
-    total: int
-    lead: bool  # process 0: the one that prints and writes
-
-    def say(self, *args: Any) -> None:
-        if self.lead:
-            print(*args)
-
-
-def _open(spec: str, split: str, scale: int, skip_bad: bool) -> PairedDataset:
-    return open_dataset(spec, scale, split=split or None, skip_bad=skip_bad)
-
-
-def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hparams: dict[str, Any]) -> Run:
-    """The networks (generator, optional discriminator and VGG), optimisers with the freeze table, data, mesh."""
-    dtype = compute_dtype(config.train.dtype)
-    loss, data = config.loss, config.data
-    generator = build_model(kind, hparams, dtype=dtype)
-    discriminator = VGGStyleDiscriminator(**dict(config.discriminator), dtype=dtype) if loss.gan_weight > 0 else None
-    vgg = None
-    layer = loss.perceptual_layer or PERCEPTUAL_NETS[loss.perceptual_net]
-    if loss.perceptual_weight > 0:
-        vgg = VGGFeatures(arch=loss.perceptual_net, layers=(layer,), dtype=dtype)
-
-    # Every process reads its own shard; the global batch is split over processes, then devices. One process
-    # splits it over as many devices as divide its images, else its rows (a CPU's cores).
-    n_proc, bs = jax.process_count(), data.batch_size
-    lr_rows = data.lr_patch if data.resize_mode == "crop" else FIXED_LR_SIZE
-    mesh = sharding.mesh_for((bs, lr_rows)) if n_proc == 1 else sharding.make_mesh()
-    if n_proc > 1 and (bs % jax.device_count() or bs % n_proc):
-        raise UserError(
-            f"config.data.batch_size={bs} must be a multiple of the {jax.device_count()} devices and {n_proc} processes"
-        )
-    train_ds = _open(data.train, data.train_split, data.scale, data.skip_bad)
-    val_ds = None if is_none(data.val) else _open(data.val, data.val_split, data.scale, data.skip_bad)
-    spe = steps_per_epoch(
-        train_ds, bs // n_proc, lr_patch=data.lr_patch, resize_mode=data.resize_mode, shard_count=n_proc
-    )
-    total = config.train.steps if config.train.steps > 0 else config.train.epochs * spe
-
-    g_abstract = jax.eval_shape(generator.init_params, jax.random.key(0, impl="rbg"))
-    rules = tuple(map(tuple, config.train_rules))
-    g_tx, table = optim.make_optimizer(optim.adam(config.optim), g_abstract, rules)
-    step_cfg = StepConfig(
-        generator=generator,
-        g_tx=g_tx,
-        pixel_loss=loss.pixel,
-        pixel_weight=loss.pixel_weight,
-        perceptual_weight=loss.perceptual_weight,
-        vgg=vgg,
-        layer_weights=((layer, 1.0),),
-        gan_weight=loss.gan_weight,
-        discriminator=discriminator,
-        d_tx=optim.adam(config.optim, lr=config.optim.d_lr) if discriminator else None,
-        ema_decay=config.optim.ema_decay,
-    )
-    run = Run(config, workdir, kind, hparams, generator, step_cfg, mesh, train_ds, val_ds, spe, total,
-              lead=jax.process_index() == 0)  # fmt: skip
-    run.say(optim.format_table(table))
-    return run
+__all__ = ["NonFiniteLossError", "initial_state", "train_and_evaluate"]
 
 
 def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
@@ -154,82 +66,6 @@ def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
             f"start: discriminator {'from ' + str(sources.discriminator) if d_vars else 'from scratch (random init)'}"
         )
     return state, "converted" if sources.generator else "scratch"
-
-
-def _check_finite(step: int, metrics: dict[str, float], manager: Any) -> None:
-    for name, value in metrics.items():
-        if not np.isfinite(value):
-            last = checkpoints.latest_step(manager)
-            kept = f"last good checkpoint: step {last}" if last is not None else "no checkpoint was saved yet"
-            raise NonFiniteLossError(f"step {step}: loss {name} is {value} (non-finite); training stopped, {kept}")
-
-
-def _prepare_batch(run: Run, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A pipeline batch as the generator takes it: Y only for a one-channel generator (SRCNN's own setting),
-    the bicubic-upsampled LR for a pre-upsampling one."""
-    if run.generator.in_channels == 1:
-        batch = {k: rgb_to_ycbcr(v)[..., :1] for k, v in batch.items()}
-    return dict(batch, lr=network_input(run.generator, batch["lr"]))
-
-
-def train_loop(
-    run: Run,
-    state: TrainState,
-    vgg_params: Any,
-    rec: recorder.Recorder,
-    validate: Callable[[int, TrainState, tuple[int, float]], bool],
-) -> TrainState:
-    """Steps from the state's step to `run.total`, logging, checkpointing and validating on the way.
-
-    `validate(step, state, (GAN steps, steps with separated D logits) since the last call)` runs every
-    `train.eval_every` steps and at the last step; when it returns True training stops there (checkpointed).
-    """
-    tcfg, data, n_proc = run.config.train, run.config.data, jax.process_count()
-    manager = checkpoints.checkpoint_manager(run.workdir, tcfg.save_every, tcfg.keep)
-    step = int(jax.device_get(state.step))
-    batches = train_batches(
-        run.train_ds, lr_patch=data.lr_patch, batch_size=data.batch_size // n_proc, seed=tcfg.seed, epochs=None,
-        augment=data.augment, num_workers=data.num_workers, start_step=step, resize_mode=data.resize_mode,
-        shard_index=jax.process_index(), shard_count=n_proc,
-    )  # fmt: skip
-    run.say(
-        f"training {run.total} steps ({run.steps_per_epoch} per epoch, global batch {data.batch_size} on "
-        f"{run.mesh.devices.size} device(s)) in {run.workdir}"
-    )
-    step_fn, compiled = compile_train_step(run.step_cfg, run.mesh), None
-    bar = recorder.progress_bar(run.total, step, enabled=run.lead)
-    sums: dict[str, float] = {}
-    d_steps, d_separated = 0, 0.0
-    try:
-        while step < run.total:
-            placed = sharding.put_batch(_prepare_batch(run, next(batches)), run.mesh)
-            if compiled is None:  # ahead of the first step, so its buffers do not stack on the compiler's
-                compiled = compilation.compile_and_release(step_fn, state, placed, vgg_params)
-            state, metrics = compiled(state, placed, vgg_params)
-            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            step += 1
-            _check_finite(step, metrics, manager)
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if "d_separated" in metrics:
-                d_steps, d_separated = d_steps + 1, d_separated + metrics["d_separated"]
-            bar.update(1)
-            bar.set_postfix(recorder.format_postfix(step / run.steps_per_epoch, metrics), refresh=False)
-            if step % tcfg.log_every == 0 or step == run.total:
-                n = tcfg.log_every if step % tcfg.log_every == 0 else step % tcfg.log_every
-                rec.write(step, "train", {k: v / n for k, v in sums.items()})
-                sums = {}
-            checkpoints.save(manager, state, force=step == run.total)
-            if step == run.total or (tcfg.eval_every and step % tcfg.eval_every == 0):
-                stop = validate(step, state, (d_steps, d_separated))
-                d_steps, d_separated = 0, 0.0
-                if stop:
-                    break
-    finally:
-        bar.close()
-    checkpoints.save(manager, state, force=True)
-    manager.close()
-    return state
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict[str, Any]:
