@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
+import pytest
 
+from esrgan_jax.errors import run_cli
 from esrgan_jax.models import RRDBNet
 
 # ../shared/data beside the checkout (CI has it too); tests that need it skip with a reason when it is absent.
@@ -83,3 +86,15 @@ def torchvision_standin(make_vgg16=None, unload: tuple[str, ...] = ()) -> Iterat
         for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", *unload)]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+def cli_error(main: Callable[[list[str]], Any], argv: list, capsys: Any) -> str:
+    """Runs a command's `main` as `__main__` does (errors.run_cli); asserts exit code 2, nothing on stdout and one
+    stderr line starting `error: `; returns that line."""
+    with pytest.raises(SystemExit) as exc:
+        run_cli(lambda: main([str(a) for a in argv]))
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("error: "), captured.err
+    return captured.err.rstrip("\n")

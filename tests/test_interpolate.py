@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_variables, save_model
+from tests.support import cli_error
 from tests.torch_models import RRDBNetTorch, SRCNNTorch, VGGStyleDiscriminatorTorch, randomize_
 from weights_conversion import convert_file
 from weights_conversion.interpolate import interpolate, main
@@ -85,33 +85,26 @@ def test_cli_blends_batch_stats_too(tmp_path):
     assert meta["source"]["a_source"]["file"] == "d_a.pth"
 
 
-def cli_error(argv: list, capsys) -> str:
-    with pytest.raises(SystemExit) as exc:
-        run_cli(lambda: main([str(x) for x in argv]))
-    assert exc.value.code == 2
-    return capsys.readouterr().err.rstrip("\n")
-
-
 def test_refuses_mismatched_models(tmp_path, capsys, psnr_and_gan):
     a, _ = psnr_and_gan
     srcnn = converted(tmp_path, "srcnn", randomize_(SRCNNTorch()))
     deeper = converted(tmp_path, "deeper", randomize_(RRDBNetTorch(num_feat=8, num_block=2, num_grow_ch=4)))
     out = tmp_path / "out"
-    assert cli_error([a, srcnn, "--alpha", "0.5", out], capsys) == (
+    assert cli_error(main, [a, srcnn, "--alpha", "0.5", out], capsys) == (
         f"error: {a} is a rrdbnet model but {srcnn} is a srcnn model"
     )
-    assert cli_error([a, deeper, "--alpha", "0.5", out], capsys) == (
+    assert cli_error(main, [a, deeper, "--alpha", "0.5", out], capsys) == (
         f"error: {a} and {deeper} differ in hyper-parameter 'num_block': 1 vs 2"
     )
-    assert cli_error([a, a, "--alpha", "1.5", out], capsys) == "error: --alpha must be in [0, 1], got 1.5"
-    assert cli_error([a, tmp_path / "missing", "--alpha", "0.5", out], capsys) == (
+    assert cli_error(main, [a, a, "--alpha", "1.5", out], capsys) == "error: --alpha must be in [0, 1], got 1.5"
+    assert cli_error(main, [a, tmp_path / "missing", "--alpha", "0.5", out], capsys) == (
         f"error: {tmp_path / 'missing'}: no such model directory (convert one with `python -m weights_conversion`)"
     )
     # Same recorded hyper-parameters but a tensor of another shape (a tampered directory) is refused too.
     meta, va = load_variables(a)
     va["params"]["conv_last"]["bias"] = np.zeros(5, np.float32)
     save_model(tmp_path / "tampered", meta["kind"], meta["hparams"], va)
-    assert cli_error([a, tmp_path / "tampered", "--alpha", "0.5", out], capsys) == (
+    assert cli_error(main, [a, tmp_path / "tampered", "--alpha", "0.5", out], capsys) == (
         f"error: {a} and {tmp_path / 'tampered'} differ in the shape of ['params']['conv_last']['bias']: (3,) vs (5,)"
     )
     assert not out.exists()
