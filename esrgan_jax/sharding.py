@@ -42,6 +42,14 @@ def cpu_core_count() -> int:
         return os.cpu_count() or 1
 
 
+def _wanted_count() -> int:
+    """`$ESRGAN_JAX_CPU_DEVICES`, else the cores this process may run on."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env and not (env.isdigit() and int(env) >= 1):
+        raise UserError(f"${ENV_VAR}={env!r}: expected a whole number >= 1")
+    return int(env) if env else cpu_core_count()
+
+
 def use_cpu_cores(count: int | None = None) -> int | None:
     """Asks JAX for `count` CPU devices (default: `$ESRGAN_JAX_CPU_DEVICES`, else one per core).
 
@@ -50,11 +58,7 @@ def use_cpu_cores(count: int | None = None) -> int | None:
     """
     if jax.config.jax_num_cpu_devices > 0 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None
-    if count is None:
-        env = os.environ.get(ENV_VAR, "").strip()
-        if env and not (env.isdigit() and int(env) >= 1):
-            raise UserError(f"${ENV_VAR}={env!r}: expected a whole number >= 1")
-        count = int(env) if env else cpu_core_count()
+    count = _wanted_count() if count is None else count
     try:
         jax.config.update("jax_num_cpu_devices", int(count))
     except RuntimeError:  # backends already initialised: keep what is there
@@ -65,16 +69,17 @@ def use_cpu_cores(count: int | None = None) -> int | None:
 def ensure_cpu_cores() -> None:
     """`use_cpu_cores()` for library entry points (`Upscaler`): one CPU device per core when JAX has not started.
 
-    When JAX already runs on a single CPU device of a multi-core machine (something used JAX first), the count
-    can no longer change: says so once, with the call that avoids it.
+    When JAX already runs on fewer CPU devices than wanted (something used JAX first), the count can no longer
+    change: says so once, with the call that avoids it.
     """
     if use_cpu_cores() is not None or jax.config.jax_num_cpu_devices > 0:
         return
-    cores = cpu_core_count()
-    if cores > 1 and jax.default_backend() == "cpu" and jax.local_device_count() == 1:
+    wanted = _wanted_count()
+    if jax.default_backend() == "cpu" and jax.local_device_count() < wanted:
         warnings.warn(
-            f"esrgan_jax: JAX already runs on one CPU device, so this uses 1 of {cores} cores; call "
-            "esrgan_jax.use_cpu_cores() before anything else uses JAX (or set jax_num_cpu_devices)",
+            f"esrgan_jax: JAX already runs on {jax.local_device_count()} CPU device(s), so this uses that many of "
+            f"{wanted} cores; call esrgan_jax.use_cpu_cores() before anything else uses JAX "
+            "(or set jax_num_cpu_devices)",
             stacklevel=3,
         )
 

@@ -164,6 +164,6 @@ def test_upscaler_uses_every_core_by_itself_or_says_once_why_not(tmp_path):
     assert slow.returncode == 0, slow.stderr[-3000:]
     assert slow.stdout.split("\n")[-3:-1] == [
         "1 1",
-        f"esrgan_jax: JAX already runs on one CPU device, so this uses 1 of {n} cores; call "
+        f"esrgan_jax: JAX already runs on 1 CPU device(s), so this uses that many of {n} cores; call "
         "esrgan_jax.use_cpu_cores() before anything else uses JAX (or set jax_num_cpu_devices)",
     ]
