@@ -3,6 +3,8 @@ every image kind against the network applied by hand, SRCNN pre-upsampling, netw
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import jax
 import numpy as np
 import pytest
@@ -26,13 +28,20 @@ def image() -> np.ndarray:
     return np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1).astype(np.float32)
 
 
-def test_axis_windows_cover_and_keep_context():
-    plan = axis_windows(50, tile=16, pad=4)
-    assert [c for _, c, _ in plan] == [0, 16, 32, 48] and plan[-1][2] == 50
+@pytest.mark.parametrize(
+    "size, tile, pad, multiple",
+    [(50, 16, 4, 1), (1080, 384, 48, 1), (1921, 384, 48, 1), (104, 8, 12, 4), (300, 128, 0, 2)],
+)
+def test_axis_windows_cover_and_keep_context(size, tile, pad, multiple):
+    plan = axis_windows(size, tile, pad, multiple)
+    window = tile + 2 * pad
+    assert len(plan) == -(-(size - 2 * pad) // tile)  # as few windows as keep the context
+    assert plan[0][1] == 0 and plan[-1][2] == size and all(a[2] == b[1] for a, b in pairwise(plan))
     for start, c0, c1 in plan:
-        assert 0 <= start and start + 24 <= 50  # windows of one shape, inside the image
-        assert c0 - start >= 4 or start == 0  # context before the core, unless at the image border
-        assert start + 24 - c1 >= 4 or start + 24 == 50
+        assert 0 <= start and start + window <= size and start % multiple == 0  # one shape, inside, on the grid
+        assert start <= c0 < c1 <= start + window
+        assert c0 - start >= pad or start == 0  # context before the core, unless at the image border
+        assert start + window - c1 >= pad or start + window == size
 
 
 @pytest.mark.parametrize("num_block", [1, 3])
