@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lpips", default=None, help="converted LPIPS model directory (python -m weights_conversion --kind lpips)"
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--tile", type=int, default=384, help="tile size in LR pixels for network methods; 0 = no tiling")
+    p.add_argument("--tile", type=int, default=512, help="tile size in LR pixels for network methods; 0 = no tiling")
     p.add_argument("--no-images", action="store_true", help="do not write the SR images")
     p.add_argument("--skip-bad", action="store_true", help="leave out unreadable/mismatched images (with a warning)")
     return p

@@ -49,7 +49,7 @@ def test_tiled_matches_whole_image(image, num_block):
     module, params = tiny(num_block=num_block)
     whole = Upscaler((module, params), tile=0).upscale(image)
     np.testing.assert_allclose(whole, by_hand(module, params, image), atol=1e-5)
-    # 3 x 3 tiles in batches of 4: the last batch is filled up. The default tile_pad (48, sized for a trained
+    # 3 x 3 tiles in batches of 4: the last batch is filled up. The default tile_pad (64, sized for a trained
     # 23-block model) would make one window of this image; these tiny random models need far less
     tiled = Upscaler((module, params), tile=16, tile_pad=10, tile_batch=4).upscale(image)
     assert psnr(tiled, whole) >= 50.0

@@ -65,7 +65,7 @@ def bicubic_runner(scale: int) -> Runner:
     return lambda lr: bicubic_upscale(lr, scale)
 
 
-def load_method(method: MethodSpec, scale: int, tile: int = 384) -> Runner:
+def load_method(method: MethodSpec, scale: int, tile: int = 512) -> Runner:
     """The runner of `method`: bicubic, or its checkpoint through `Upscaler` (tiled; 0 = whole images).
 
     A checkpoint of another scale than `scale` is an error.
@@ -155,7 +155,7 @@ def evaluate(
     *,
     scale: int = 4,
     lpips: str | os.PathLike | None = None,
-    tile: int = 384,
+    tile: int = 512,
     save_images: bool = True,
     progress: bool = True,
     skip_bad: bool = False,
