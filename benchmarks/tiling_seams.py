@@ -1,6 +1,7 @@
 """Seams of tiled inference on a real model: tiled output against whole-image output, on real photos.
 
     python -m benchmarks.tiling_seams --weights DIR [--json OUT] [--quick] [--images N]
+        [--layout TILE,PAD ...]
 
 DIR is a converted Real-ESRGAN x4plus (`python -m weights_conversion .../REALESRGAN_X4PLUS_UP4X.param DIR`).
 The inputs are crops of B100 photos (their HR files, used as the low-resolution input: Real-ESRGAN is made for
@@ -9,9 +10,9 @@ photos at their own resolution). Two measurements per image, both against the wh
 - **profile**: one window cut from the image interior (no side on the image border) is run on its own; each
   output pixel is binned by its distance, in input pixels, to the nearest window side. The error at distance
   >= d is what a core keeps with `tile_pad = d`, for any tile size (corners included).
-- **layouts**: `Upscaler(tile, tile_pad)` over the whole crop, i.e. the real seams and image borders. Compute is
-  the sum of window areas over the image area (edge windows are shifted inwards, so small images pay more than
-  the asymptotic ((tile + 2 pad) / tile)^2 of a large image).
+- **layouts** (on request): `Upscaler(tile, tile_pad)` over the whole crop, i.e. the real seams and image
+  borders. Compute is the sum of window areas over the image area (edge windows are shifted inwards, so small
+  images pay more than the asymptotic ((tile + 2 pad) / tile)^2 of a large image).
 
 Levels are 8-bit levels of the float output (|diff| * 255).
 """
@@ -33,12 +34,14 @@ IMAGES = ["101085", "108005", "189080", "102061", "126007", "208001"]
 CROP = (200, 300)
 PROFILE_WINDOW, PROFILE_AT = 160, (20, 70)  # a 160x160 window whose four sides lie inside the 200x300 crop
 DISTANCES = (0, 4, 8, 10, 16, 24, 32, 40, 48, 64)
-# 160 + 2 pad >= 200: one window high, two wide, i.e. one vertical seam with pad 32 / 48 of context
-LAYOUTS = [(160, 32), (160, 48)]
-QUICK_LAYOUTS = [(160, 48)]
+# A layout costs 1.4-2.6x a whole-image run on these crops, so none runs by default (--layout TILE,PAD). A seam
+# keeps exactly `pad` of context only where the windows' stride is `tile`, i.e. where (side - 2 * pad) is a
+# multiple of `tile` (300 = 2 * 48 + 2 * 102); elsewhere the evenly spread windows overlap more. The profile
+# measures what a pad buys for any tile.
+LAYOUTS: list[tuple[int, int]] = []
 # (tile, pad) whose compute is tabulated for common image sizes (exact window arithmetic, nothing is run)
-CANDIDATES = [(256, 10), (256, 32), (256, 48), (384, 40), (384, 48), (448, 48), (512, 48)]
-SIZES = [(320, 480), (768, 1024), (1080, 1920), (2160, 3840)]
+CANDIDATES = [(256, 10), (256, 32), (256, 48), (384, 40), (384, 48), (512, 48), (384, 64), (448, 64), (512, 64)]
+SIZES = [(320, 480), (600, 800), (768, 1024), (1200, 1600), (1080, 1920), (2160, 3840), (3000, 4000)]
 
 
 def load(name: str) -> np.ndarray:
@@ -136,14 +139,18 @@ def tables(result: dict) -> str:
             f"| {np.mean([x['share_over_2_beyond'] for x in p]):.2%} |"
         )
     whole_s = np.median([im["whole_s"] for im in images])
-    lines += [
-        "",
-        f"Layouts on the {images[0]['shape'][0]}x{images[0]['shape'][1]} crops (whole image: median {whole_s:.1f} s)",
-        "",
-        "| tile | pad | PSNR dB (median, min) | max levels (worst) | share > 2 levels (mean) | compute here "
-        "| compute, large image | seconds (median) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines += (
+        []
+        if not images[0]["layouts"]
+        else [
+            "",
+            f"Layouts on the {'x'.join(map(str, images[0]['shape']))} crops (whole image: median {whole_s:.1f} s)",
+            "",
+            "| tile | pad | PSNR dB (median, min) | max levels (worst) | share > 2 levels (mean) | compute here "
+            "| compute, large image | seconds (median) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+    )
     for i, first in enumerate(images[0]["layouts"]):
         rows = [im["layouts"][i] for im in images]
         psnrs = [r["psnr_db"] for r in rows]
@@ -175,7 +182,7 @@ def main() -> None:
     p.add_argument("--weights", required=True, help="converted Real-ESRGAN x4plus model directory")
     p.add_argument("--json", default="benchmarks/results/tiling_seams.json", help="output JSON")
     p.add_argument("--images", type=int, default=None, help="how many of the B100 photos (default 3, quick 1)")
-    p.add_argument("--quick", action="store_true", help="one image, one layout")
+    p.add_argument("--quick", action="store_true", help="one image")
     p.add_argument("--layout", action="append", help="TILE,PAD to run instead of the default layouts (repeatable)")
     args = p.parse_args()
     from esrgan_jax.cli import setup_jax
@@ -184,7 +191,7 @@ def main() -> None:
     names = IMAGES[: args.images or (1 if args.quick else 3)]
     layouts = [tuple(map(int, x.split(","))) for x in args.layout] if args.layout else None
     machine = describe()
-    result = run(args.weights, names, layouts or (QUICK_LAYOUTS if args.quick else LAYOUTS))
+    result = run(args.weights, names, layouts or LAYOUTS)
     machine["load_average_end"] = load_average()
     result = {"machine": machine, "weights": str(args.weights), "crop": list(CROP), **result}
     print(tables(result))
