@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lpips", default=None, help="converted LPIPS model directory (python -m weights_conversion --kind lpips)"
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--tile", type=int, default=256, help="tile size in LR pixels for network methods; 0 = no tiling")
+    p.add_argument("--tile", type=int, default=512, help="tile size in LR pixels for network methods; 0 = no tiling")
     p.add_argument(
         "--color-fix", choices=COLOR_FIXES, default="none", help="network methods: match colours to bicubic's"
     )

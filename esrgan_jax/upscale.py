@@ -1,7 +1,7 @@
 """Upscale image files, folders or globs with a converted or trained generator (Real-ESRGAN-style flags).
 
-    python -m esrgan_jax.upscale INPUT [INPUT ...] --weights CHECKPOINT_OR_WORKDIR -o OUTDIR [--tile 256]
-        [--tile-pad 10] [--outscale F] [--alpha-upsampler model|bicubic] [--suffix out] [--ext auto|png|jpg]
+    python -m esrgan_jax.upscale INPUT [INPUT ...] --weights CHECKPOINT_OR_WORKDIR -o OUTDIR [--tile 512]
+        [--tile-pad 64] [--outscale F] [--alpha-upsampler model|bicubic] [--suffix out] [--ext auto|png|jpg]
         [--dtype float32|bfloat16] [--overwrite] [--weights-b B --alpha 0.8] [--color-fix none|mean|wavelet]
 
 Each input is read in its own bit depth (8/16), mode (gray/RGB/RGBA) and EXIF orientation and written back in
@@ -139,8 +139,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
     p.add_argument("--weights", required=True, help="model directory or training workdir (rrdbnet or srcnn)")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--tile", type=int, default=256, help="tile size in input pixels; 0 = whole image (default 256)")
-    p.add_argument("--tile-pad", type=int, default=10, help="overlap per tile side, cropped away (default 10)")
+    p.add_argument("--tile", type=int, default=512, help="tile size in input pixels; 0 = whole image (default 512)")
+    p.add_argument("--tile-pad", type=int, default=64, help="overlap per tile side, cropped away (default 64)")
     p.add_argument("--tile-batch", type=int, default=None, help="tiles per device call (default: 4 GPU, 1 CPU)")
     p.add_argument("--outscale", type=float, default=None, help="final scale (default: the model's)")
     p.add_argument("--alpha-upsampler", choices=ALPHA_UPSAMPLERS, default="model", help="how alpha is upscaled")

@@ -4,7 +4,8 @@ batches, and paste the cores of the outputs back together.
 Real-ESRGAN clips its edge tiles to the image, so every edge tile has a new shape; under `jax.jit` that means a
 compile per shape (and per image size). Here every window is `tile + 2 * pad` pixels and lies entirely inside
 the image: an edge window is shifted inwards instead of clipped, so its outer edge coincides with the image edge
-and the network sees exactly the zero padding that whole-image inference sees there. Along an axis shorter than
+and the network sees exactly the zero padding that whole-image inference sees there. Along each axis the windows
+are as few as keep `pad` pixels of context on each side of every core, spread evenly. Along an axis shorter than
 one window, the window is the whole axis: padding the image instead would put content the network never sees in
 whole-image inference next to its border. So every image larger than one window in both directions shares one
 compile, and a smaller one runs as it would whole. The last batch is filled with copies of its last window, so
@@ -14,6 +15,7 @@ the batch shape never changes either.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -29,21 +31,23 @@ def round_up(x: int, multiple: int) -> int:
     return -(-x // multiple) * multiple
 
 
-def axis_windows(size: int, tile: int, pad: int) -> list[tuple[int, int, int]]:
+def axis_windows(size: int, tile: int, pad: int, multiple: int = 1) -> list[tuple[int, int, int]]:
     """(window_start, core_start, core_end) along one axis of length `size`.
 
-    Cores of `tile` pixels (the last one shorter) partition [0, size). Each window of `tile + 2 * pad` pixels
-    starts `pad` before its core, shifted inwards at the ends, so every core keeps >= `pad` pixels of real
-    context on each side that is not the image border. An axis no longer than one window is one window.
+    As few windows of `tile + 2 * pad` pixels as cover the axis with overlaps of >= 2 * pad: the first starts
+    at 0, the last ends at `size`, the others are spread evenly between them (starts on multiples of
+    `multiple`; `size`, `tile` and `pad` must be multiples of it). Cores partition [0, size) and meet in the
+    middle of each overlap, so every core keeps >= `pad` pixels of context on each side that is not the image
+    border. An axis no longer than one window is one window.
     """
     window = tile + 2 * pad
     if size <= window:
         return [(0, 0, size)]
-    plan = []
-    for core_start in range(0, size, tile):
-        start = min(max(core_start - pad, 0), size - window)
-        plan.append((start, core_start, min(core_start + tile, size)))
-    return plan
+    n = -(-(size - 2 * pad) // tile)  # stride <= tile <=> overlap >= 2 * pad
+    units = (size - window) // multiple
+    starts = [round(i * units / (n - 1)) * multiple for i in range(n)]
+    ends = [(a + window + b) // 2 for a, b in pairwise(starts)] + [size]
+    return list(zip(starts, [0] + ends[:-1], ends, strict=True))
 
 
 def pad_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -97,7 +101,8 @@ def run_tiled(
     tile, pad = round_up(tile, multiple), round_up(pad, multiple)
     padded = pad_to(image, round_up(h, multiple), round_up(w, multiple))
     wh, ww = (min(tile + 2 * pad, n) for n in padded.shape[:2])  # the window; the whole axis when shorter
-    tiles = [(y, x) for y in axis_windows(padded.shape[0], tile, pad) for x in axis_windows(padded.shape[1], tile, pad)]
+    rows, cols = (axis_windows(n, tile, pad, multiple) for n in padded.shape[:2])
+    tiles = [(y, x) for y in rows for x in cols]
     out = None
     pending = None  # one batch in flight, so the host pastes while the device computes the next
     groups = list(_batches(tiles, batch))

@@ -60,7 +60,8 @@ class Upscaler:
     Args:
       weights: a model directory or training workdir (rrdbnet or srcnn), or a `(module, params)` pair.
       tile: core tile size in input pixels; 0 = whole image per call (compiles once per image size).
-      tile_pad: overlap on each side of a tile, cropped away (Real-ESRGAN's default 10); in the network's own
+      tile_pad: overlap on each side of a tile, cropped away (Real-ESRGAN's default is 10; a trained 23-block
+        model needs ~64 to stay within a few levels of whole-image output, see README); in the network's own
         resolution, so x2/x1 models (pixel-unshuffled by 2/4) get 2x/4x as many input pixels.
       tile_batch: tiles per device call; default 4 on GPU/TPU, 1 on CPU (where batching buys no speed and the
         filler tiles of a last, partial batch would cost full compute).
@@ -76,8 +77,8 @@ class Upscaler:
         self,
         weights: str | os.PathLike | tuple[nn.Module, Any],
         *,
-        tile: int = 256,
-        tile_pad: int = 10,
+        tile: int = 512,
+        tile_pad: int = 64,
         tile_batch: int | None = None,
         dtype: str = "float32",
         weights_b: str | os.PathLike | tuple[nn.Module, Any] | None = None,

@@ -65,7 +65,7 @@ def bicubic_runner(scale: int) -> Runner:
     return lambda lr: bicubic_upscale(lr, scale)
 
 
-def load_method(method: MethodSpec, scale: int, tile: int = 256, color_fix: str = "none") -> Runner:
+def load_method(method: MethodSpec, scale: int, tile: int = 512, color_fix: str = "none") -> Runner:
     """The runner of `method`: bicubic, or its checkpoint through `Upscaler` (tiled; 0 = whole images; with
     `color_fix` "mean" or "wavelet", colours matched to the bicubic upscale).
 
@@ -156,7 +156,7 @@ def evaluate(
     *,
     scale: int = 4,
     lpips: str | os.PathLike | None = None,
-    tile: int = 256,
+    tile: int = 512,
     save_images: bool = True,
     progress: bool = True,
     skip_bad: bool = False,
