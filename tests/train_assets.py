@@ -32,7 +32,7 @@ def make_assets(root: Path) -> Path:
     g = jax.eval_shape(lambda: RRDBNet(**hparams).init_params(jax.random.PRNGKey(0)))  # shapes only: no compiles
     save_model(root / "gen", "rrdbnet", hparams, {"params": rand(g)})
     # VGG19 up to conv2_2 only: the end-to-end runs use that layer (conv5_4 is checked against torch in
-    # test_losses/test_train_steps), a sliver of the full network to write and compile.
+    # test_losses/test_step), a sliver of the full network to write and compile.
     vgg = VGGFeatures(layers=("conv2_2",))
     shapes = jax.eval_shape(lambda: vgg.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 3))))
     rng = np.random.default_rng(0)
