@@ -28,16 +28,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / max(mse, 1e-30)))
 
 
-def random_params(module, seed: int, sample: np.ndarray) -> dict:
-    """Random parameters in numpy (flax's eager init takes ~17 s here, even for a tiny model)."""
-    shapes = jax.eval_shape(module.init, jax.random.key(0), sample)["params"]
+def random_params(module, seed: int, *samples: np.ndarray) -> dict:
+    """Random parameters in numpy for `module` applied to `samples` (flax's eager init takes ~17 s here, even for
+    a tiny model)."""
+    shapes = jax.eval_shape(module.init, jax.random.key(0), *samples)["params"]
     rng = np.random.default_rng(seed)
 
     def leaf(path, s):
         if path[-1].key == "kernel":
             return rng.normal(0, math.prod(s.shape[:-1]) ** -0.5, s.shape).astype(np.float32)
-        # conv_last's bias centres the output so that little of it is clipped (clipping hides differences)
-        return np.full(s.shape, 0.5 if path[0].key == "conv_last" else 0.0, np.float32)
+        # the last conv's bias centres the output so that little of it is clipped (clipping hides differences)
+        return np.full(s.shape, 0.5 if path[0].key in ("conv_last", "conv3") else 0.0, np.float32)
 
     return jax.tree_util.tree_map_with_path(leaf, shapes)
 

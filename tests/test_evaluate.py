@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 
 import jax
 import numpy as np
@@ -19,7 +18,7 @@ from esrgan_jax.image import bicubic_downscale, imresize, read_uint8, write_imag
 from esrgan_jax.models import LPIPS, SRCNN, RRDBNet
 from esrgan_jax.models.lpips import lpips_distance
 from esrgan_jax.models.store import save_model
-from tests.support import SHARED_DATA
+from tests.support import SHARED_DATA, random_params
 
 # ESRGAN paper (supplementary, Table 2), bicubic x4: PSNR-Y / SSIM-Y.
 PUBLISHED = {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027), "B100": (25.96, 0.6675)}
@@ -49,18 +48,6 @@ def test_bicubic_reproduces_published_row_and_reference_scores(tmp_path):
         assert got["ssim_y"] == pytest.approx(np.mean([float(r["ssim_y"]) for r in set_rows]), abs=1e-5)
 
 
-def _random_params(module, sample, seed):
-    shapes = jax.eval_shape(module.init, jax.random.key(0), *sample)["params"]
-    rng = np.random.default_rng(seed)
-
-    def leaf(path, s):
-        if path[-1].key == "kernel":
-            return rng.normal(0, math.prod(s.shape[:-1]) ** -0.5, s.shape).astype(np.float32)
-        return np.full(s.shape, 0.5 if path[0].key in ("conv_last", "conv3") else 0.0, np.float32)
-
-    return jax.tree_util.tree_map_with_path(leaf, shapes)
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """An HR-only folder of three 48x40 crops (one grayscale) and tiny RRDBNet, SRCNN and LPIPS model dirs."""
@@ -72,11 +59,11 @@ def toy(tmp_path_factory):
     write_image(root / "Toy" / "c.png", img[20:68, 60:100, 1:2])
     hp = dict(num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=8)
     rrdb = RRDBNet(**hp)
-    save_model(root / "rrdb", "rrdbnet", hp, {"params": _random_params(rrdb, [np.zeros((1, 8, 8, 3))], 1)})
+    save_model(root / "rrdb", "rrdbnet", hp, {"params": random_params(rrdb, 1, np.zeros((1, 8, 8, 3)))})
     srcnn_hp = dict(num_channels=3, scale=4, filters=(8, 4), kernels=(9, 5, 5))
     srcnn = SRCNN(**srcnn_hp)
-    save_model(root / "srcnn", "srcnn", srcnn_hp, {"params": _random_params(srcnn, [np.zeros((1, 16, 16, 3))], 2)})
-    lp_params = _random_params(LPIPS(), [np.zeros((1, 32, 32, 3))] * 2, 3)
+    save_model(root / "srcnn", "srcnn", srcnn_hp, {"params": random_params(srcnn, 2, np.zeros((1, 16, 16, 3)))})
+    lp_params = random_params(LPIPS(), 3, *[np.zeros((1, 32, 32, 3))] * 2)
     save_model(root / "lpips", "lpips", {}, {"params": lp_params})
     return root, rrdb, srcnn, lp_params
 
