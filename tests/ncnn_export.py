@@ -1,4 +1,5 @@
-"""Writes a BasicSR-keyed RRDBNet state dict as an ncnn `.param` + `.bin`, the way onnx2ncnn lays out Real-ESRGAN.
+"""ncnn in the tests: writes a BasicSR-keyed RRDBNet state dict as an ncnn `.param` + `.bin`, the way onnx2ncnn
+lays out Real-ESRGAN, and runs ncnn itself in float32 (`run_ncnn`, the oracle).
 
 Used by the tests to make small models in ncnn format, written from ncnn's file format (not from the
 converter): onnx2ncnn's layer names (`Conv_7`, `Concat_9`, `Add_16`), Split layers fanning out every blob read
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 FP16_TAG = 0x01306B47
 LRELU = "9=2 -23310=1,2.000000e-01"
@@ -102,3 +104,28 @@ def export_ncnn(
     stem.with_suffix(".param").write_text(g.text())
     stem.with_suffix(".bin").write_bytes(b"".join(chunks))
     return stem.with_suffix(".param"), stem.with_suffix(".bin")
+
+
+FLOAT32_ONLY = [  # ncnn options that would store or compute in anything but float32 on the CPU
+    "use_vulkan_compute", "use_fp16_storage", "use_fp16_arithmetic", "use_fp16_packed", "use_bf16_storage",
+    "use_bf16_packed", "use_int8_inference", "use_int8_storage", "use_int8_arithmetic", "use_int8_packed",
+    "use_winograd_convolution", "use_winograd23_convolution", "use_winograd43_convolution",
+    "use_winograd63_convolution", "use_sgemm_convolution",
+]  # fmt: skip
+
+
+def run_ncnn(param: Path, weights: Path, x: np.ndarray) -> np.ndarray:
+    """ncnn's output for one [H, W, 3] image, as [4H, 4W, 3]."""
+    ncnn = pytest.importorskip("ncnn", reason="the ncnn package (test extra) is not installed")
+    net = ncnn.Net()
+    for option in FLOAT32_ONLY:
+        if hasattr(net.opt, option):
+            setattr(net.opt, option, False)
+    net.opt.num_threads = 1
+    assert net.load_param(str(param)) == 0 and net.load_model(str(weights)) == 0
+    chw = np.ascontiguousarray(x.transpose(2, 0, 1), np.float32)  # kept alive: ncnn.Mat borrows its memory
+    extractor = net.create_extractor()
+    extractor.input("data", ncnn.Mat(chw))
+    ret, out = extractor.extract("output")
+    assert ret == 0
+    return np.array(out).transpose(1, 2, 0)

