@@ -147,6 +147,8 @@ def _upscale_row(row: dict[str, Any], module: RRDBNet, params: Any, timing: Timi
 def _torch_row(row: dict[str, Any], weights: str, model_cfg: dict, dtype: str, device: Any, timing: Timing) -> dict:
     from benchmarks import torch_cuda
 
+    torch_cuda.configure(device)  # "torch-f32" is PyTorch's fast float32: TF32 on CUDA (the parity checks run on CPU)
+
     def make() -> Any:
         model = torch_cuda.build_model(weights, model_cfg, device)
         if row["kind"] == "forward":
