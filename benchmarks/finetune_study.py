@@ -5,7 +5,7 @@ from B100 (benchmarks.study_data) and checks that content pairing recovers it; t
 fine-tune of the RRDB trunk, an MSE fine-tune of the whole generator and a perceptual (VGG16 conv5_3 + RaGAN +
 L1) fine-tune of the trunk; evaluates bicubic, SRCNN, x4plus as converted and the three fine-tunes on Set5,
 Set14 and the 20 held-out B100 images (PSNR/SSIM on Y and RGB, LPIPS). The fine-tunes validate on 10 T91
-images (disjoint from training and test sets) at step 0 and every few steps, and export their best step; their
+crops (disjoint from training and test sets) at step 0 and every few steps, and export their best step; their
 start, selected and last validations go into the report. Every run is a subprocess of the project's own
 commands, timed with its peak RSS. Writes OUT/STUDY.md (tables, timings, pairing report) and OUT/study.json;
 the comparison figures and per-image CSV are in OUT/eval/.
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def progress_table(runs: Path) -> list[str]:
-    """Start (step 0), selected and last validation of each fine-tune, from its metrics.jsonl and export/."""
+    """Start (step 0), selected and last validation of each fine-tune (a run validated at step 0), from its
+    metrics.jsonl and export/."""
     cols = ("psnr_y", "ssim_y", "lpips", "color_drift_cbcr", "color_drift_rgb")
     lines = ["| run | model | step | PSNR-Y | SSIM-Y | LPIPS | drift CbCr | drift RGB |", "|---" * 8 + "|"]
     for workdir in sorted(p for p in runs.iterdir() if (p / "export" / META_FILE).is_file()):
@@ -108,6 +109,8 @@ def progress_table(runs: Path) -> list[str]:
             row = json.loads(line)
             if row["split"] == "val":
                 val[row["step"]] = row
+        if 0 not in val:
+            continue
         source = read_meta(workdir / "export").get("source", {})
         marks = {"start": 0, f"selected ({source.get('select', 'last')})": source.get("step"), "last": max(val)}
         for mark, step in marks.items():
@@ -125,7 +128,7 @@ def write_study(out: Path, pairing: str, times: dict[str, dict[str, float]]) -> 
     total = sum(v["wall_s"] for v in times.values())
     machine = describe()
     text = "\n".join([
-        summary, "## Start, selected and last step of each run (validation set: 10 T91 images)", "",
+        summary, "## Start, selected and last step of each run (validation set: 10 T91 crops, HR 192x192)", "",
         *progress_table(out / "runs"), "",
         "## Runs", "", f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
         f"total {total / 60:.1f} min.", "", *rows, "", "## Pairing of the training set", "", "```", pairing, "```", "",

