@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 def progress_table(runs: Path) -> list[str]:
     """Start (step 0), selected and last validation of each fine-tune (a run validated at step 0), from its
     metrics.jsonl and export/."""
-    cols = ("psnr_y", "ssim_y", "lpips", "color_drift_cbcr", "color_drift_rgb")
+    digits = {"psnr_y": 2, "ssim_y": 4, "lpips": 4, "color_drift_cbcr": 2, "color_drift_rgb": 2}
+    cols = tuple(digits)
     lines = ["| run | model | step | PSNR-Y | SSIM-Y | LPIPS | drift CbCr | drift RGB |", "|---" * 8 + "|"]
     for workdir in sorted(p for p in runs.iterdir() if (p / "export" / META_FILE).is_file()):
         val = {}
@@ -115,7 +116,7 @@ def progress_table(runs: Path) -> list[str]:
         marks = {"start": 0, f"selected ({source.get('select', 'last')})": source.get("step"), "last": max(val)}
         for mark, step in marks.items():
             if step in val:
-                nums = [f"{val[step][c]:.{2 if c == 'psnr_y' else 4}f}" if c in val[step] else "-" for c in cols]
+                nums = [f"{val[step][c]:.{digits[c]}f}" if c in val[step] else "-" for c in cols]
                 lines.append(f"| {workdir.name} | {mark} | {step} | " + " | ".join(nums) + " |")
     return lines
 

@@ -25,7 +25,7 @@ def test_progress_table_names_start_selected_and_last_step(tmp_path):
     (tmp_path / "unfinished").mkdir()  # no export/: left out
     lines = progress_table(tmp_path)
     assert lines[2:] == [
-        "| mse | start | 0 | 23.00 | - | - | - | 0.0000 |",
-        "| mse | selected (psnr_y) | 100 | 25.50 | - | - | - | 1.0000 |",
-        "| mse | last | 200 | 25.25 | - | - | - | 2.0000 |",
+        "| mse | start | 0 | 23.00 | - | - | - | 0.00 |",
+        "| mse | selected (psnr_y) | 100 | 25.50 | - | - | - | 1.00 |",
+        "| mse | last | 200 | 25.25 | - | - | - | 2.00 |",
     ]
