@@ -17,6 +17,7 @@ from pathlib import Path
 from esrgan_jax.cli import setup_jax
 from esrgan_jax.errors import run_cli
 from esrgan_jax.inference.color_fix import COLOR_FIXES
+from esrgan_jax.inference.tiling import DEFAULT_TILE
 from esrgan_jax.scoring import report
 from esrgan_jax.scoring.evaluation import evaluate
 
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--lpips", default=None, help="converted LPIPS model directory (python -m weights_conversion --kind lpips)"
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--tile", type=int, default=512, help="tile size in LR pixels for network methods; 0 = no tiling")
+    p.add_argument(
+        "--tile", type=int, default=DEFAULT_TILE, help="tile size in LR pixels for network methods; 0 = no tiling"
+    )
     p.add_argument(
         "--color-fix", choices=COLOR_FIXES, default="none", help="network methods: match colours to bicubic's"
     )

@@ -24,6 +24,7 @@ from esrgan_jax.cli import setup_jax
 from esrgan_jax.errors import UserError, run_cli
 from esrgan_jax.image.io import IMAGE_EXTENSIONS, list_images, read_raw, write_image
 from esrgan_jax.inference.color_fix import COLOR_FIXES
+from esrgan_jax.inference.tiling import DEFAULT_TILE, DEFAULT_TILE_PAD
 from esrgan_jax.inference.upscaler import ALPHA_UPSAMPLERS, Upscaler
 from esrgan_jax.models import COMPUTE_DTYPES
 
@@ -139,8 +140,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
     p.add_argument("--weights", required=True, help="model directory or training workdir (rrdbnet or srcnn)")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--tile", type=int, default=512, help="tile size in input pixels; 0 = whole image (default 512)")
-    p.add_argument("--tile-pad", type=int, default=64, help="overlap per tile side, cropped away (default 64)")
+    p.add_argument(
+        "--tile", type=int, default=DEFAULT_TILE, help=f"tile size in input pixels; 0 = whole image ({DEFAULT_TILE})"
+    )
+    p.add_argument(
+        "--tile-pad", type=int, default=DEFAULT_TILE_PAD, help=f"overlap per tile side, cropped ({DEFAULT_TILE_PAD})"
+    )
     p.add_argument("--tile-batch", type=int, default=None, help="tiles per device call (default: 4 GPU, 1 CPU)")
     p.add_argument("--outscale", type=float, default=None, help="final scale (default: the model's)")
     p.add_argument("--alpha-upsampler", choices=ALPHA_UPSAMPLERS, default="model", help="how alpha is upscaled")

@@ -23,7 +23,7 @@ from esrgan_jax.image.color import upscale_luma
 from esrgan_jax.image.pixels import quantize
 from esrgan_jax.image.resize import imresize
 from esrgan_jax.inference.color_fix import COLOR_FIXES, color_fix
-from esrgan_jax.inference.tiling import run_tiled
+from esrgan_jax.inference.tiling import DEFAULT_TILE, DEFAULT_TILE_PAD, run_tiled
 from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
 from esrgan_jax.models.blend import blend, check_alpha, check_compatible
 from esrgan_jax.models.store import load_model
@@ -77,8 +77,8 @@ class Upscaler:
         self,
         weights: str | os.PathLike | tuple[nn.Module, Any],
         *,
-        tile: int = 512,
-        tile_pad: int = 64,
+        tile: int = DEFAULT_TILE,
+        tile_pad: int = DEFAULT_TILE_PAD,
         tile_batch: int | None = None,
         dtype: str = "float32",
         weights_b: str | os.PathLike | tuple[nn.Module, Any] | None = None,

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from esrgan_jax.data import open_dataset
 from esrgan_jax.errors import UserError
 from esrgan_jax.image import bicubic_upscale, write_image
+from esrgan_jax.inference.tiling import DEFAULT_TILE
 from esrgan_jax.scoring import report
 from esrgan_jax.scoring.grid import comparison_grid
 from esrgan_jax.scoring.metrics import lpips_scorer, sr_scores
@@ -65,7 +66,7 @@ def bicubic_runner(scale: int) -> Runner:
     return lambda lr: bicubic_upscale(lr, scale)
 
 
-def load_method(method: MethodSpec, scale: int, tile: int = 512, color_fix: str = "none") -> Runner:
+def load_method(method: MethodSpec, scale: int, tile: int = DEFAULT_TILE, color_fix: str = "none") -> Runner:
     """The runner of `method`: bicubic, or its checkpoint through `Upscaler` (tiled; 0 = whole images; with
     `color_fix` "mean" or "wavelet", colours matched to the bicubic upscale).
 
@@ -156,7 +157,7 @@ def evaluate(
     *,
     scale: int = 4,
     lpips: str | os.PathLike | None = None,
-    tile: int = 512,
+    tile: int = DEFAULT_TILE,
     save_images: bool = True,
     progress: bool = True,
     skip_bad: bool = False,
