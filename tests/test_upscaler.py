@@ -12,6 +12,7 @@ import pytest
 from esrgan_jax.errors import UserError
 from esrgan_jax.image.color import rgb_to_ycbcr, ycbcr_to_rgb
 from esrgan_jax.image.resize import imresize
+from esrgan_jax.inference.compiled import FORWARD
 from esrgan_jax.inference.tiling import axis_windows
 from esrgan_jax.inference.upscaler import Upscaler
 from esrgan_jax.models import SRCNN
@@ -58,21 +59,41 @@ def test_tiled_matches_whole_image(image, num_block):
 
 
 def test_compiles_once_for_any_image_at_least_one_window_large(image):
+    FORWARD.clear()  # the compiled forward is shared by the process: start from nothing compiled
     up = Upscaler(tiny(), tile=12, tile_pad=4, tile_batch=2)  # windows of 20x20
     for img in (image, image[:20, :33], (image[:30, :21] * 255).astype(np.uint8)):
         out = up.upscale(img)
         assert out.shape == (img.shape[0] * 4, img.shape[1] * 4, 3) and out.dtype == img.dtype
-    assert up.compilations == 1
-    assert up._jit._cache_size() == 1
+    assert up.compilations == 1 and len(FORWARD) == 1
 
 
 def test_image_smaller_than_a_window_comes_out_as_whole_image_inference(image):
     """No reflect padding up to the window: along a short axis the window is the whole axis."""
     module, params = tiny()
+    FORWARD.clear()
     up = Upscaler((module, params), tile=12, tile_pad=4)
     for img in (image[:5, :7], image[:17, :19]):
         np.testing.assert_allclose(up.upscale(img), by_hand(module, params, img), atol=1e-6)
     assert up.compilations == 2  # one per window shape
+
+
+def test_equal_architectures_share_compiles_and_the_cache_is_bounded(image):
+    """A fine-tune (other params, equal module) reuses the converted model's executable; beyond the capacity the
+    shared cache is cleared, and a shape met again is compiled again, with the same output."""
+    module, params = tiny()
+    other = tiny(seed=1)[1]
+    FORWARD.clear()
+    first, second = Upscaler((module, params), tile=0), Upscaler((tiny()[0], other), tile=0)
+    img = image[:10, :11]
+    np.testing.assert_allclose(second.upscale(img), by_hand(module, other, img), atol=1e-6)
+    first.upscale(img)
+    assert (second.compilations, first.compilations, len(FORWARD)) == (1, 0, 1)
+    capacity = FORWARD.capacity
+    for i in range(capacity):  # capacity more shapes: the first one is dropped with the rest at the last
+        first.upscale(image[: 11 + i, :11])
+    assert first.compilations == capacity and len(FORWARD) == 1
+    np.testing.assert_allclose(first.upscale(img), by_hand(module, params, img), atol=1e-6)
+    assert first.compilations == capacity + 1 and len(FORWARD) == 2
 
 
 @pytest.mark.parametrize("scale", [2, 1])

@@ -23,6 +23,7 @@ from esrgan_jax.image.color import upscale_luma
 from esrgan_jax.image.pixels import quantize
 from esrgan_jax.image.resize import imresize
 from esrgan_jax.inference.color_fix import COLOR_FIXES, color_fix
+from esrgan_jax.inference.compiled import FORWARD
 from esrgan_jax.inference.tiling import DEFAULT_TILE, DEFAULT_TILE_PAD, run_tiled
 from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
 from esrgan_jax.models.blend import blend, check_alpha, check_compatible
@@ -55,7 +56,8 @@ def network_input(module: nn.Module, lr: np.ndarray) -> np.ndarray:
 
 
 class Upscaler:
-    """A generator ready to upscale numpy images; tiles of one shape, so it compiles once.
+    """A generator ready to upscale numpy images; tiles of one shape, so it compiles once (and upscalers of equal
+    architectures share their compiles).
 
     Args:
       weights: a model directory or training workdir (rrdbnet or srcnn), or a `(module, params)` pair.
@@ -109,23 +111,21 @@ class Upscaler:
         self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
         self.alpha_upsampler = alpha_upsampler
         self.color_fix = color_fix
-        self.compilations = 0  # traces of the network = XLA compiles (a jitted function retraces per shape)
+        self.compilations = 0  # compiles this upscaler caused (the forward is shared: see inference.compiled)
         # Each call's tiles (or a tile's rows) are split over as many local devices as divide them, and those
         # devices hold the parameters: a CPU presented as one device per core (esrgan_jax.sharding) uses its cores.
         self.set_params(params)
-        self._jit = jax.jit(self._forward)
 
     def set_params(self, params: Any) -> None:
         """Swaps in other parameters of the same module (e.g. training's latest); nothing is compiled again."""
         self._params = params
         self._placed: dict[int, Any] = {}  # device count -> parameters replicated on that many devices
 
-    def _forward(self, params: Any, x: jax.Array) -> jax.Array:
-        self.compilations += 1  # Python side effect: runs only while tracing
-        return self.module.apply({"params": params}, x)
-
     def _call(self, batch: np.ndarray) -> jax.Array:
-        return self._jit(*place(self._params, batch, self._placed))
+        before = FORWARD.compilations
+        out = FORWARD(self.module, *place(self._params, batch, self._placed))
+        self.compilations += FORWARD.compilations - before
+        return out
 
     def _run(self, image: np.ndarray, post, progress: bool) -> np.ndarray:
         """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""
