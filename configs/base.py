@@ -51,13 +51,15 @@ def get_config() -> ml_collections.ConfigDict:
         val_images=0,  # validate on the first N val images (0 = all)
     )
 
-    # Generator loss = pixel_weight * pixel + perceptual_weight * VGG(perceptual_layer) + gan_weight * RaGAN.
+    # Generator loss = pixel_weight * pixel + perceptual_weight * sum(w * VGG L1 at layer) + gan_weight * RaGAN.
     config.loss = dict(
         pixel="mse",  # "mse" or "l1"
         pixel_weight=1.0,
         perceptual_weight=0.0,
         perceptual_net="vgg19",  # "vgg19" (ESRGAN) or "vgg16" (when only VGG16 weights are at hand)
-        perceptual_layer="",  # "" = the net's conv5 as ESRGAN: vgg19 conv5_4, vgg16 conv5_3 (before the ReLU)
+        # (layer, weight) pairs; () = the net's conv5 alone as ESRGAN: vgg19 conv5_4, vgg16 conv5_3 (before the
+        # ReLU). Real-ESRGAN: (("conv1_2", 0.1), ("conv2_2", 0.1), ("conv3_4", 1), ("conv4_4", 1), ("conv5_4", 1)).
+        perceptual_layers=(),
         gan_weight=0.0,
     )
 

@@ -66,7 +66,18 @@ def test_ragan_discriminator_losses_match_basicsr_two_backward_passes():
     np.testing.assert_allclose(g_fake, t_fake.grad.numpy(), rtol=1e-5, atol=1e-7)
 
 
-def test_perceptual_loss_matches_torch_vgg19_conv5_4_before_relu():
+# Layer -> index in torchvision's vgg19 `features` (BasicSR vgg_arch NAMES), written out here as the reference.
+TORCHVISION_VGG19 = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"conv5_4": 1.0},  # ESRGAN
+        {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0},  # Real-ESRGAN
+    ],
+)
+def test_perceptual_loss_matches_torch_vgg19_before_relu(weights):
     from tests.torch_models import VGGTorch, randomize_
     from weights_conversion import convert_state_dict
 
@@ -78,12 +89,22 @@ def test_perceptual_loss_matches_torch_vgg19_conv5_4_before_relu():
 
     t_sr = torch.from_numpy(sr).permute(0, 3, 1, 2).requires_grad_(True)  # [N, H, W, C] -> [N, C, H, W]
     t_hr = torch.from_numpy(hr).permute(0, 3, 1, 2)
-    # BasicSR PerceptualLoss: L1(vgg(x), vgg(gt).detach()) * layer weight; conv5_4 is features[34].
-    expected = F.l1_loss(tvgg.forward_to(t_sr, 34), tvgg.forward_to(t_hr, 34).detach())
+    # BasicSR PerceptualLoss: sum over layers of L1(vgg(x), vgg(gt).detach()) * layer weight.
+    expected = sum(
+        w * F.l1_loss(tvgg.forward_to(t_sr, TORCHVISION_VGG19[k]), tvgg.forward_to(t_hr, TORCHVISION_VGG19[k]).detach())
+        for k, w in weights.items()
+    )
     expected.backward()
 
-    vgg = VGGFeatures(arch="vgg19", layers=("conv5_4",))
-    fn = lambda p, x: losses.perceptual_loss(lambda y: vgg.apply({"params": p}, y), x, hr, {"conv5_4": 1.0})  # noqa: E731
+    vgg = VGGFeatures(arch="vgg19", layers=tuple(weights))
+    fn = lambda p, x: losses.perceptual_loss(lambda y: vgg.apply({"params": p}, y), x, hr, weights)  # noqa: E731
     value, grad = jax.jit(jax.value_and_grad(fn, argnums=1))(variables["params"], jnp.asarray(sr))  # one compile
     np.testing.assert_allclose(value, expected.item(), rtol=1e-4)
-    np.testing.assert_allclose(grad, t_sr.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-3, atol=2e-5)
+    expected_grad = t_sr.grad.permute(0, 2, 3, 1).numpy()
+    if len(weights) == 1:
+        np.testing.assert_allclose(grad, expected_grad, rtol=1e-3, atol=2e-5)
+    else:
+        # L1's gradient is the sign of each feature difference: at conv4_4 one of 16384 differences is 5.7e-6 (of
+        # features up to 41, within float32 rounding) and its sign differs between the frameworks, moving the
+        # input gradient by 0.4% in norm, so the gradients are compared in norm.
+        assert np.linalg.norm(grad - expected_grad) / np.linalg.norm(expected_grad) < 1e-2

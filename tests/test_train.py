@@ -14,10 +14,11 @@ import jax
 import numpy as np
 import pytest
 
+from configs import base
 from esrgan_jax import train
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_generator, load_variables
-from esrgan_jax.training import checkpoints
+from esrgan_jax.training import checkpoints, setup
 from tests.train_assets import TINY_G, make_assets
 from tests.train_assets import tiny_config as tiny
 
@@ -148,6 +149,24 @@ def test_config_names_and_bad_keys(tmp_path, capsys):
     assert "'demo'" in err and "'base'" not in err
     code, err = _cli(["--config", "demo", "--workdir", str(tmp_path), "--config.train.stepz=3"], capsys)
     assert code == 2 and err.count("\n") == 1 and "stepz" in err
+
+
+def test_perceptual_layers_default_to_conv5_and_bad_pairs_are_one_line(tmp_path, capsys):
+    loss = base.get_config().loss
+    assert setup.perceptual_layers(loss) == (("conv5_4", 1.0),)
+    loss.perceptual_net = "vgg16"
+    assert setup.perceptual_layers(loss) == (("conv5_3", 1.0),)
+    loss.perceptual_layers = (("conv3_3", 1), ("conv5_3", 0.5))
+    assert setup.perceptual_layers(loss) == (("conv3_3", 1.0), ("conv5_3", 0.5))
+    bad = '(("conv5_4", 1.0), ("conv5_3", 1.0))'  # conv5_3 exists in VGG19 too; conv5_4 not in VGG16
+    code, err = _cli(["--config", "demo", "--workdir", str(tmp_path), "--config.loss.perceptual_net=vgg16",
+                      f"--config.loss.perceptual_layers={bad}"], capsys)  # fmt: skip
+    assert code == 2
+    assert err == (
+        "error: config.loss.perceptual_layers: ('conv5_4', 1.0) is not a (layer, weight) pair with a vgg16 layer "
+        "such as 'conv5_3' and a number\n"
+    )
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_sigkill_mid_training_leaves_loadable_checkpoints(assets, tmp_path):

@@ -52,7 +52,7 @@ def tiny_config(name: str, assets: Path, steps: int = 2, **train_overrides) -> m
     if config.init.generator != "none":
         config.init.generator = str(assets / "gen")
     config.init.vgg19 = str(assets / "vgg19")
-    config.loss.perceptual_layer = "conv2_2"
+    config.loss.perceptual_layers = (("conv2_2", 1.0),)
     if name != "demo":
         config.data.update(train=str(assets / "hr"), train_split="", val=str(assets / "hr"), val_split="")
     config.data.update(batch_size=2, lr_patch=32 if config.loss.gan_weight else 16, val_images=2)

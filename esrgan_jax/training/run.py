@@ -17,7 +17,7 @@ from esrgan_jax.data.pipeline import FIXED_LR_SIZE, steps_per_epoch
 from esrgan_jax.errors import UserError
 from esrgan_jax.models import VGGFeatures, VGGStyleDiscriminator, build_model, compute_dtype
 from esrgan_jax.training import optim
-from esrgan_jax.training.setup import PERCEPTUAL_NETS, is_none
+from esrgan_jax.training.setup import is_none, perceptual_layers
 from esrgan_jax.training.step import StepConfig
 
 
@@ -54,9 +54,9 @@ def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hpara
     generator = build_model(kind, hparams, dtype=dtype)
     discriminator = VGGStyleDiscriminator(**dict(config.discriminator), dtype=dtype) if loss.gan_weight > 0 else None
     vgg = None
-    layer = loss.perceptual_layer or PERCEPTUAL_NETS[loss.perceptual_net]
+    layer_weights = perceptual_layers(loss)
     if loss.perceptual_weight > 0:
-        vgg = VGGFeatures(arch=loss.perceptual_net, layers=(layer,), dtype=dtype)
+        vgg = VGGFeatures(arch=loss.perceptual_net, layers=tuple(name for name, _ in layer_weights), dtype=dtype)
 
     # Every process reads its own shard; the global batch is split over processes, then devices. One process
     # splits it over as many devices as divide its images, else its rows (a CPU's cores).
@@ -84,7 +84,7 @@ def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hpara
         pixel_weight=loss.pixel_weight,
         perceptual_weight=loss.perceptual_weight,
         vgg=vgg,
-        layer_weights=((layer, 1.0),),
+        layer_weights=layer_weights,
         gan_weight=loss.gan_weight,
         discriminator=discriminator,
         d_tx=optim.adam(config.optim, lr=config.optim.d_lr) if discriminator else None,

@@ -12,6 +12,7 @@ import ml_collections
 from esrgan_jax.errors import UserError
 from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
 from esrgan_jax.models.store import CheckpointError, read_meta, resolve_model_dir
+from esrgan_jax.models.vgg import layer_names
 from esrgan_jax.training import checkpoints
 from esrgan_jax.training.selection import SELECT_MODES
 
@@ -59,6 +60,24 @@ def resolve_select(config: ml_collections.ConfigDict) -> str | None:
     return select
 
 
+def perceptual_layers(loss: ml_collections.ConfigDict) -> tuple[tuple[str, float], ...]:
+    """`config.loss.perceptual_layers` checked, as (layer, weight) pairs; () means the net's conv5 alone."""
+    pairs, net = loss.perceptual_layers, loss.perceptual_net
+    if not pairs:
+        return ((PERCEPTUAL_NETS[net], 1.0),)
+    names = layer_names(net)
+    out = []
+    for pair in pairs:
+        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and pair[0] in names
+        if not ok or isinstance(pair[1], bool) or not isinstance(pair[1], (int, float)):
+            raise UserError(
+                f"config.loss.perceptual_layers: {pair!r} is not a (layer, weight) pair with a {net} layer such as "
+                f"'{PERCEPTUAL_NETS[net]}' and a number"
+            )
+        out.append((pair[0], float(pair[1])))
+    return tuple(out)
+
+
 def check_config(config: ml_collections.ConfigDict) -> tuple[str, dict[str, Any]]:
     """The generator's kind and hyper-parameters, after checking the values a run cannot start without."""
     hparams = dict(config.model)
@@ -71,6 +90,7 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[str, dict[str, Any]
     net = config.loss.perceptual_net
     if net not in PERCEPTUAL_NETS:
         raise UserError(f"config.loss.perceptual_net: expected one of {', '.join(PERCEPTUAL_NETS)}, got {net!r}")
+    perceptual_layers(config.loss)
     scale = int(hparams.get("scale", config.data.scale))
     if scale != config.data.scale:
         raise UserError(f"config.model.scale={scale} but config.data.scale={config.data.scale}; make them agree")
