@@ -2,7 +2,8 @@
 
 No timing is asserted (house rule: speed claims live in benchmarks/RESULTS.md). What is checked: the MAC count
 against ESRGAN's published size, the JSON schema, and that the JAX and PyTorch workers computed the same
-forward output and the same sequence of training losses from the same weights.
+forward output and the same sequence of training losses from the same weights; and that `compile_memory --quick`
+runs both modes.
 """
 
 from __future__ import annotations
@@ -42,3 +43,17 @@ def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, ca
     # The printed table has one line per row.
     printed = capsys.readouterr().out
     assert all(f"| {r['case']['name']} |" in printed for r in result["rows"])
+
+
+def test_compile_memory_quick_run_compiles_once_per_size_in_each_mode(tmp_path, capsys):
+    from benchmarks import compile_memory
+
+    out = tmp_path / "compile_memory.json"
+    assert compile_memory.main(["--quick", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [r["mode"] for r in results] == ["capped", "kept"]
+    assert results[0]["capacity"] == 8 and results[1]["capacity"] > 8
+    for r in results:  # three distinct sizes: three compiles, an RSS reading after each
+        assert r["compilations"] == 3 and [row["size"] for row in r["rows"]] == [[80, 120], [120, 80], [84, 124]]
+        assert all(row["rss_mib"] > 0 for row in r["rows"])
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2 + 1 + 3  # header, rule, start, one per image
