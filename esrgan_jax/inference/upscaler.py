@@ -117,7 +117,9 @@ class Upscaler:
         self.set_params(params)
 
     def set_params(self, params: Any) -> None:
-        """Swaps in other parameters of the same module (e.g. training's latest); nothing is compiled again."""
+        """Swaps in other parameters of the same module (e.g. training's latest); nothing is compiled again.
+
+        None drops the parameters and their copies on the devices (until the next `set_params`)."""
         self._params = params
         self._placed: dict[int, Any] = {}  # device count -> parameters replicated on that many devices
 

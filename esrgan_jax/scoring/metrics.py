@@ -182,10 +182,13 @@ def lpips_scorer(path: str | os.PathLike) -> Callable[[np.ndarray, np.ndarray], 
     from esrgan_jax.models.store import load_lpips
 
     module, params = load_lpips(path)
-    apply = jax.jit(lambda a, b: lpips_distance(module, params, a, b))
+    # The weights are an argument, not constants closed over: as constants XLA folds them into every
+    # executable it compiles (one per image size), about 260 MB each for VGG16.
+    params = jax.device_put(params)
+    apply = jax.jit(lpips_distance, static_argnums=0)
 
     def score(sr: np.ndarray, hr: np.ndarray) -> float:
         a, b = (np.repeat(x, 3, -1) if x.shape[-1] == 1 else x for x in (sr, hr))
-        return float(apply(to_float(a), to_float(b)))
+        return float(apply(module, params, to_float(a), to_float(b)))
 
     return score

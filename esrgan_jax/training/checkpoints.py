@@ -15,6 +15,7 @@ from pathlib import Path
 import jax
 import orbax.checkpoint as ocp
 
+from esrgan_jax.compilation import release_freed_host_memory
 from esrgan_jax.errors import UserError
 from esrgan_jax.training.state import TrainState
 
@@ -49,6 +50,10 @@ def save(manager: ocp.CheckpointManager, state: TrainState, force: bool = False)
         return False
     saved = manager.save(step, args=ocp.args.StandardSave(state), force=force)
     manager.wait_until_finished()
+    if saved:
+        # orbax copies the arrays out in its own threads; glibc keeps what they freed mapped in those threads'
+        # arenas, where the train step's buffers never reuse it (400 MB per save of the perceptual state).
+        release_freed_host_memory()
     return bool(saved)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import flax.linen as nn
 import numpy as np
 
+from esrgan_jax.compilation import release_freed_host_memory
 from esrgan_jax.fileio import atomic_write
 from esrgan_jax.inference import Upscaler
 from esrgan_jax.scoring.evaluation import BICUBIC, bicubic_runner, save_figure, score_dataset, write_reports
@@ -70,6 +71,10 @@ class Validator:
             limit=self.limit,
             on_output=lambda _, image, sr: sr_std.__setitem__(image, spatial_std(sr)),
         )
+        # Between validations, no copies of the parameters on the devices, and what scoring freed goes back
+        # to the OS instead of staying mapped in the arenas of the threads that freed it.
+        self.upscaler.set_params(None)
+        release_freed_host_memory()
         if figure is not None:
             base = self.bicubic()[1]
             save_figure(figure, self.dataset.name, first._replace(panels=base.panels + first.panels), self.scale)
