@@ -15,6 +15,11 @@ the jax/jaxlib version, the XLA flags and the device, so a stale entry is never 
 (LLVM code generation on the compiler's threads). glibc's malloc keeps freed memory of its thread arenas mapped,
 so it stays resident and the first step's buffers come on top of it. `compile_and_release` compiles ahead of
 time, hands the freed heap back (`malloc_trim`), and returns the compiled step.
+
+**Keep, then release.** XLA:CPU allocates a step's temporary buffers afresh at every call and frees them after.
+Above glibc's mmap threshold each of those allocations is a fresh mapping, so every step faults in every page
+of its temporaries again. `keep_freed_host_memory` (the train CLI calls it) makes malloc reuse freed memory
+instead; it goes back to the OS only at the explicit releases (after compiling, checkpointing, validating).
 """
 
 from __future__ import annotations
@@ -68,16 +73,36 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     return folder
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameters (malloc.h)
+
+
 @functools.cache
-def _malloc_trim() -> Any:
-    """glibc's `malloc_trim`, or None where the C library has none (macOS, musl)."""
+def _libc_function(name: str) -> Any:
+    """A glibc function (`malloc_trim`, `mallopt`), or None where the C library has none (macOS, musl)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
+        return getattr(libc, name)
     except (OSError, AttributeError):
         return None
+
+
+def _malloc_trim() -> Any:
+    """glibc's `malloc_trim`, or None."""
+    return _libc_function("malloc_trim")
+
+
+def keep_freed_host_memory() -> bool:
+    """Makes malloc keep freed memory for reuse: no mmap for large blocks, no automatic trimming. True if set.
+
+    Call once per process, before the heavy allocations. Freed memory then returns to the OS only through
+    `release_freed_host_memory`.
+    """
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def release_freed_host_memory() -> bool:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from esrgan_jax.cli import setup_jax
+from esrgan_jax.compilation import keep_freed_host_memory
 from esrgan_jax.errors import UserError, run_cli
 from esrgan_jax.sharding import maybe_initialize_distributed
 from esrgan_jax.training.monitor import COLLAPSE_EXIT_CODE
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from ml_collections import config_flags
 
     setup_jax()  # before anything starts JAX's backends; the compiled step is cached for the next run or a resume
+    keep_freed_host_memory()  # each step's temporaries reuse the last step's memory instead of faulting in anew
     argv, name = _rewrite_config_arg(sys.argv if argv is None else argv)
     if name is None:
         raise UserError("--config: required (a config name such as demo, mse, perceptual, or a path)")

@@ -121,12 +121,45 @@ def test_release_returns_freed_heap_holes_to_the_os():
 
 def test_release_is_a_no_op_without_glibc(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
-    compilation._malloc_trim.cache_clear()
+    compilation._libc_function.cache_clear()
     try:
         assert compilation.release_freed_host_memory() is False
     finally:
         monkeypatch.undo()
-        compilation._malloc_trim.cache_clear()
+        compilation._libc_function.cache_clear()
+
+
+_KEEP_PROBE = """
+import ctypes, sys
+from esrgan_jax import compilation
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+if sys.argv[1] == "keep":
+    assert compilation.keep_freed_host_memory()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+p = libc.malloc(256 << 20)
+ctypes.memset(p, 1, 256 << 20)
+before = rss()
+libc.free(p)
+freed = rss()
+compilation.release_freed_host_memory()
+print(round(before - freed), round(before - rss()))
+"""
+
+
+@pytest.mark.skipif(compilation._malloc_trim() is None, reason="needs glibc (Linux)")
+@pytest.mark.parametrize("mode", ["keep", "default"])
+def test_kept_memory_is_reused_until_released(mode):
+    # Run apart: the setting holds for the whole process. By default glibc unmaps a freed 256 MB block at once;
+    # kept, the block stays resident (for the next step's buffers) until the explicit release.
+    out = subprocess.run([sys.executable, "-c", _KEEP_PROBE, mode], capture_output=True, text=True, check=True)
+    dropped_at_free, dropped_at_release = map(int, out.stdout.split())
+    if mode == "keep":
+        assert dropped_at_free < 16 and dropped_at_release > 200, out.stdout
+    else:
+        assert dropped_at_free > 200, out.stdout
 
 
 def test_compiled_step_matches_jit_and_rejects_other_shapes():
