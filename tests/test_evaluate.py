@@ -18,6 +18,7 @@ from esrgan_jax.image import bicubic_downscale, imresize, read_uint8, write_imag
 from esrgan_jax.models import LPIPS, SRCNN, RRDBNet
 from esrgan_jax.models.lpips import lpips_distance
 from esrgan_jax.models.store import save_model
+from esrgan_jax.scoring import metrics
 from tests.support import SHARED_DATA, random_params
 
 # ESRGAN paper (supplementary, Table 2), bicubic x4: PSNR-Y / SSIM-Y.
@@ -112,6 +113,18 @@ def test_evaluate_writes_every_output_with_consistent_numbers(toy, tmp_path):
 
 
 lpips_ref = jax.jit(lambda params, a, b: lpips_distance(LPIPS(), params, a, b))
+
+
+def test_lpips_scorer_released_scores_the_same_again(toy):
+    root, _, _, lp_params = toy
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (40, 36, 3), dtype=np.uint8) for _ in range(2))
+    want = float(lpips_ref(lp_params, a / 255.0, b / 255.0))
+    scorer = metrics.lpips_scorer(root / "lpips")
+    assert scorer(a, b) == pytest.approx(want, abs=1e-6)
+    scorer.release()  # between validations: nothing compiled and no weights left on the device
+    assert scorer._apply._cache_size() == 0 and scorer._params is None
+    assert scorer(a, b) == pytest.approx(want, abs=1e-6)
 
 
 def test_tfds_source_is_evaluated_and_its_name_made_path_safe(tmp_path):

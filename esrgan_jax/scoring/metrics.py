@@ -20,7 +20,6 @@ a global tint or a colour cast that PSNR mixes with every other error.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -171,24 +170,37 @@ def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
     }
 
 
-def lpips_scorer(path: str | os.PathLike) -> Callable[[np.ndarray, np.ndarray], float]:
+class LpipsScorer:
     """(sr, hr) -> LPIPS (VGG16, full image, no crop) with the converted LPIPS model directory at `path`.
 
     Images are uint8 or float in [0, 1], [H, W, C]; a grayscale pair is scored as gray RGB images. Compiles once
-    per image size.
+    per image size; `release()` frees the compiled sizes and the device copy of the weights until the next call.
     """
-    from esrgan_jax.image.pixels import to_float
-    from esrgan_jax.models.lpips import lpips_distance
-    from esrgan_jax.models.store import load_lpips
 
-    module, params = load_lpips(path)
-    # The weights are an argument, not constants closed over: as constants XLA folds them into every
-    # executable it compiles (one per image size), about 260 MB each for VGG16.
-    params = jax.device_put(params)
-    apply = jax.jit(lpips_distance, static_argnums=0)
+    def __init__(self, path: str | os.PathLike):
+        from esrgan_jax.models.lpips import lpips_distance
+        from esrgan_jax.models.store import load_lpips
 
-    def score(sr: np.ndarray, hr: np.ndarray) -> float:
+        self.module, self._host_params = load_lpips(path)
+        self._params = None
+        # The weights are an argument, not constants closed over: as constants XLA folds them into every
+        # executable it compiles (one per image size), a few hundred MB each for VGG16.
+        self._apply = jax.jit(lpips_distance, static_argnums=0)
+
+    def __call__(self, sr: np.ndarray, hr: np.ndarray) -> float:
+        from esrgan_jax.image.pixels import to_float
+
+        if self._params is None:
+            self._params = jax.device_put(self._host_params)
         a, b = (np.repeat(x, 3, -1) if x.shape[-1] == 1 else x for x in (sr, hr))
-        return float(apply(module, params, to_float(a), to_float(b)))
+        return float(self._apply(self.module, self._params, to_float(a), to_float(b)))
 
-    return score
+    def release(self) -> None:
+        """Drops the compiled programs and the weights on the device (a later call places and compiles again)."""
+        self._apply.clear_cache()
+        self._params = None
+
+
+def lpips_scorer(path: str | os.PathLike) -> LpipsScorer:
+    """An `LpipsScorer` for the converted LPIPS model directory at `path`."""
+    return LpipsScorer(path)

@@ -1,9 +1,11 @@
 """Validation during and after training: the generator being trained, run by the same `Upscaler` and scored by
 the same loop, metrics, table and figure as `python -m esrgan_jax.evaluate`.
 
-Images run whole (one compile per image size; `Upscaler.set_params` swaps in each step's parameters without
-compiling again). The bicubic baseline is scored once and reused by every validation. Besides the metrics, a
-validation reports `std_ratio`, the SR outputs' spatial standard deviation over the HR images' (collapse.py).
+Images run whole (one compile per image size; `Upscaler.set_params` swaps in each step's parameters). Between
+validations the validator holds no compiled programs and no device copies (`Validator.release`): that memory is
+the train step's, and the next validation loads the programs from the compilation cache. The bicubic baseline
+is scored once and reused by every validation. Besides the metrics, a validation reports `std_ratio`, the SR
+outputs' spatial standard deviation over the HR images' (collapse.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from esrgan_jax.compilation import release_freed_host_memory
 from esrgan_jax.fileio import atomic_write
 from esrgan_jax.inference import Upscaler
+from esrgan_jax.inference.compiled import FORWARD
 from esrgan_jax.scoring.evaluation import BICUBIC, bicubic_runner, save_figure, score_dataset, write_reports
 from esrgan_jax.scoring.metrics import lpips_scorer
 from esrgan_jax.scoring.report import METRICS, summary_markdown
@@ -71,10 +74,6 @@ class Validator:
             limit=self.limit,
             on_output=lambda _, image, sr: sr_std.__setitem__(image, spatial_std(sr)),
         )
-        # Between validations, no copies of the parameters on the devices, and what scoring freed goes back
-        # to the OS instead of staying mapped in the arenas of the threads that freed it.
-        self.upscaler.set_params(None)
-        release_freed_host_memory()
         if figure is not None:
             base = self.bicubic()[1]
             save_figure(figure, self.dataset.name, first._replace(panels=base.panels + first.panels), self.scale)
@@ -83,7 +82,18 @@ class Validator:
             self._hr_std = {ex.name: spatial_std(ex.hr) for ex in (self.dataset[i] for i in range(n))}
         hr_total = sum(self._hr_std[k] for k in sr_std)
         std_ratio = sum(sr_std.values()) / hr_total if hr_total > 0 else 1.0
+        self.release()
         return {**mean_scores(rows), "std_ratio": std_ratio}, rows
+
+    def release(self) -> None:
+        """Frees what validating holds between validations: the parameters' device copies, the compiled forward
+        and LPIPS programs (the next validation loads them from the compilation cache), and the memory malloc
+        kept for the threads that freed it. Training's own step then has that memory."""
+        self.upscaler.set_params(None)
+        FORWARD.clear()
+        if self.lpips is not None:
+            self.lpips.release()
+        release_freed_host_memory()
 
     def report(self, rows: list[dict[str, Any]], out: Path, notes: list[str] = ()) -> tuple[str, dict[str, float]]:
         """Writes eval.md (the tables, then `notes` one per line), eval.json and per_image.csv (bicubic and
