@@ -46,14 +46,15 @@ def checkpoint_manager(workdir: str | os.PathLike, save_every: int, keep: int) -
 def save(manager: ocp.CheckpointManager, state: TrainState, force: bool = False) -> bool:
     """Saves `state` under its step if the interval says so (or `force`); True if a checkpoint was written."""
     step = int(jax.device_get(state.step))
-    if manager.latest_step() == step:
+    if manager.latest_step() == step or not (force or manager.should_save(step)):
         return False
+    # Around the write, the memory malloc keeps goes back to the OS: before it, the last step's temporaries (kept
+    # for the next step, see compilation.keep_freed_host_memory), so the copies do not stack on them; after it,
+    # the copies orbax's threads freed into their own arenas (about one copy of the state per save).
+    release_freed_host_memory()
     saved = manager.save(step, args=ocp.args.StandardSave(state), force=force)
     manager.wait_until_finished()
-    if saved:
-        # orbax copies the arrays out in its own threads; glibc keeps what they freed mapped in those threads'
-        # arenas, where the train step's buffers never reuse it (400 MB per save of the perceptual state).
-        release_freed_host_memory()
+    release_freed_host_memory()
     return bool(saved)
 
 

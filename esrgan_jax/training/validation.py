@@ -64,6 +64,7 @@ class Validator:
 
     def run(self, params: Any, figure: Path | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """(mean scores, per-image rows) of `params`; writes the comparison figure (bicubic | model) to `figure`."""
+        release_freed_host_memory()  # the train step's kept temporaries: validating should not stack on them
         self.upscaler.set_params(params)
         sr_std: dict[str, float] = {}
         rows, first = score_dataset(
