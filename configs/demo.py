@@ -9,12 +9,13 @@ colour images (split "train") and evaluates on the held-out ones (split "val": c
 paper tables (PSNR/SSIM on Y, crop 4). Every parameter of a one-block network trains; L1 loss, Adam 2e-3 halved
 at 1500, 2100 and 2550, 3000 steps.
 
-Measured 2026-12-02 on an idle 2-core AMD EPYC Zen 4 machine (fresh workdir and compilation cache): 9 min 33 s
-wall in all, 5.5-6.3 steps/s, peak RSS 1.06 GB. Held-out samples (chelsea, coffee), PSNR-Y: bicubic 29.38,
-demo 30.40 (+1.02 dB); validation at steps 500-3000: 28.68, 28.45, 30.14, 30.23, 30.34, 30.40 dB.
-The previous demo (two blocks, Adam 1e-3, 4000 steps; benchmarks/RESULTS.md, "The quick start at half the
-time") scored 30.46 (+1.08 dB) in 8 min 27 s on a 2-core Zen 5 machine and about 17.5 min on this Zen 4 one;
-this one has not been timed on a Zen 5 machine.
+Measured 2026-12-02 on an idle 2-core AMD EPYC Zen 4 machine (fresh workdir and compilation cache), side by
+side with the previous demo (two blocks, Adam 1e-3, 4000 steps; run just before it from commit b1c686b):
+this one 8 min 37 s wall in all, 6.5 steps/s (median), peak RSS 1.07 GB, PSNR-Y on the held-out samples (chelsea,
+coffee) 30.40 against bicubic's 29.38 (+1.02 dB), validation at steps 1000 / 2000 / 3000: 28.45, 30.23, 30.40;
+the previous one 19 min 21 s for 30.46 (+1.08 dB), so 0.45x of its time. The previous demo took 8 min 27 s on a
+2-core Zen 5 machine (benchmarks/RESULTS.md, "The quick start at half the time"); this one has not been timed
+there.
 """
 
 from configs import base
@@ -35,6 +36,6 @@ def get_config():
     config.optim.milestones = (1500, 2100, 2550)  # 2e-3 is fast but noisy; the halvings settle it
     config.train.steps = 3000
     config.train.log_every = 25
-    config.train.eval_every = 500
-    config.train.save_every = 250
+    config.train.eval_every = 1000  # each validation and checkpoint costs about 1-2 s of a 9-minute run
+    config.train.save_every = 1000
     return config
