@@ -123,7 +123,9 @@ def test_pth_runs_in_the_pytorch_reference(tmp_path, model_dirs, jax_outputs, na
     got = jax_outputs(name)
     assert got.shape == want.shape
     assert np.abs(want[0] - want[1]).mean() > 0.02  # outputs depend on the input far above the tolerance
-    np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
+    # Relative to the output's scale: random-weight outputs reach ~4.4, where two float32 implementations differ
+    # by up to 1.5e-5 on an AVX2-only CPU (AMD EPYC Zen 3); a mis-mapped weight moves outputs by ~0.1 or more.
+    np.testing.assert_allclose(got, want, rtol=0, atol=ATOL * max(1.0, float(np.abs(want).max())))
 
 
 def test_workdir_and_overwrite(tmp_path, model_dirs, capsys):
