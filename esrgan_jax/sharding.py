@@ -163,17 +163,42 @@ def host_copy(tree: Any) -> Any:
     return jax.tree.map(lambda a: np.asarray(a.addressable_data(0)) if isinstance(a, jax.Array) else a, tree)
 
 
-def put_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Places a batch on `mesh`: this process's slice of the global batch, as one global array per key.
+def shapes(tree: Any, sharding: jax.sharding.Sharding) -> Any:
+    """A pytree of arrays (or of shapes) as `jax.ShapeDtypeStruct`s placed by `sharding`: what compiling ahead
+    and restoring into a target need, with nothing allocated."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), tree)
 
-    One process: each array is split by images when the device count divides the batch, else by rows (a batch
-    of 1 still uses every core of a CPU; esrgan_jax.sharding). Several processes: split by images only, so each
-    process contributes exactly its own images.
+
+def _batch_layout(local_shape: tuple[int, ...], mesh: Mesh) -> tuple[tuple[int, ...], NamedSharding]:
+    """The global shape and sharding of one array of a batch of which this process holds `local_shape`.
+
+    One process: split by images when the device count divides the batch, else by rows (a batch of 1 still
+    uses every core of a CPU). Several processes: split by images only, so each process contributes exactly
+    its own images.
     """
     if jax.process_count() == 1:
-        return {k: jax.device_put(np.asarray(v), image_sharding(mesh, np.shape(v))) for k, v in batch.items()}
-    sharding = batch_sharding(mesh)
-    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}
+        return tuple(local_shape), image_sharding(mesh, local_shape)
+    return (local_shape[0] * jax.process_count(), *local_shape[1:]), batch_sharding(mesh)
+
+
+def put_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+    """Places a batch on `mesh`: this process's slice of the global batch, as one global array per key
+    (`_batch_layout`)."""
+    if jax.process_count() == 1:
+        return {k: jax.device_put(np.asarray(v), _batch_layout(np.shape(v), mesh)[1]) for k, v in batch.items()}
+    return {
+        k: jax.make_array_from_process_local_data(_batch_layout(np.shape(v), mesh)[1], np.asarray(v))
+        for k, v in batch.items()
+    }
+
+
+def batch_shapes(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.ShapeDtypeStruct]:
+    """What `put_batch(batch, mesh)` would return, as shapes: for compiling ahead of the first batch."""
+    out = {}
+    for k, v in batch.items():
+        shape, where = _batch_layout(np.shape(v), mesh)
+        out[k] = jax.ShapeDtypeStruct(shape, np.asarray(v).dtype, sharding=where)
+    return out
 
 
 def maybe_initialize_distributed() -> None:

@@ -74,7 +74,9 @@ def test_train_memory_marks_every_phase_of_a_tiny_run(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
     names = [m["mark"] for m in result["marks"]]
-    assert names[:2] == ["training state starts", "training state done"] and names[-1] == "end"
+    # the step compiles from shapes before the training state exists, so their peaks do not add up
+    assert names[:4] == ["train step compile starts", "train step compile done", "training state starts",
+                         "training state done"] and names[-1] == "end"  # fmt: skip
     assert names.count("checkpoint done") == 2 and names.count("validation done") == 2  # steps 2 and 4
     assert names.count("train step compile done") == 1 and "export done" in names
     assert (workdir / "export" / "model.json").exists()

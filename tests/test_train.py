@@ -18,7 +18,7 @@ from configs import base
 from esrgan_jax import train
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_generator, load_variables
-from esrgan_jax.training import checkpoints, setup
+from esrgan_jax.training import checkpoints, setup, trainer
 from tests.train_assets import TINY_G, make_assets
 from tests.train_assets import tiny_config as tiny
 
@@ -89,6 +89,19 @@ def test_resume_is_exact(assets, tmp_path, capsys):
     _, a = load_variables(tmp_path / "a")
     _, b = load_variables(tmp_path / "b")
     jax.tree.map(np.testing.assert_array_equal, a, b)  # bit-identical: same batches, same optimizer state
+
+
+def test_step_compiles_before_the_state_exists_and_not_for_a_finished_run(assets, tmp_path, monkeypatch):
+    # The compiler's memory peak must not stack on the training state's: the step is compiled from shapes first.
+    calls = []
+    for name in ("compile_step", "initial_state"):
+        inner = getattr(trainer, name)
+        monkeypatch.setattr(trainer, name, lambda *a, _f=inner, _n=name: calls.append(_n) or _f(*a))
+    result = train.train_and_evaluate(tiny("perceptual", assets), tmp_path)
+    assert (calls, result["step"]) == (["compile_step", "initial_state"], 2)
+    calls.clear()
+    again = train.train_and_evaluate(tiny("perceptual", assets), tmp_path)  # at its last step: nothing to compile
+    assert (calls, again["start"], again["step"]) == (["initial_state"], "resume", 2)
 
 
 def _cli(argv, capsys):

@@ -17,6 +17,7 @@ import orbax.checkpoint as ocp
 
 from esrgan_jax.compilation import release_freed_host_memory
 from esrgan_jax.errors import UserError
+from esrgan_jax.sharding import shapes
 from esrgan_jax.training.state import TrainState
 
 CHECKPOINT_DIR = "checkpoints"
@@ -63,13 +64,19 @@ def latest_step(manager: ocp.CheckpointManager) -> int | None:
     return manager.latest_step()
 
 
-def has_checkpoint(workdir: str | os.PathLike) -> bool:
-    """Whether `workdir/checkpoints` holds a complete checkpoint; creates nothing (for decisions made before work)."""
+def saved_step(workdir: str | os.PathLike) -> int | None:
+    """The step of the newest complete checkpoint in `workdir/checkpoints`, or None; creates nothing (for
+    decisions made before work)."""
     ckpt_dir = Path(workdir) / CHECKPOINT_DIR
     if not ckpt_dir.is_dir():
-        return False
+        return None
     with ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(read_only=True)) as m:
-        return m.latest_step() is not None
+        return m.latest_step()
+
+
+def has_checkpoint(workdir: str | os.PathLike) -> bool:
+    """Whether `workdir/checkpoints` holds a complete checkpoint; creates nothing."""
+    return saved_step(workdir) is not None
 
 
 def restore(
@@ -89,7 +96,7 @@ def restore(
     step = manager.latest_step() if step is None else step
     abstract = jax.eval_shape(init_fn)
     if sharding is not None:
-        abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract)
+        abstract = shapes(abstract, sharding)
     where = Path(manager.directory) / str(step)
     try:
         restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))

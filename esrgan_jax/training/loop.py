@@ -41,8 +41,25 @@ def _prepare_batch(run: Run, batch: dict[str, np.ndarray]) -> dict[str, np.ndarr
     return dict(batch, lr=network_input(run.generator, batch["lr"]))
 
 
+def compile_step(run: Run, state_shapes: TrainState, vgg_params: Any) -> Callable[..., tuple[TrainState, dict]]:
+    """The run's train step compiled for the shapes and shardings of its state, batches and VGG parameters.
+
+    Takes shapes (`sharding.shapes`), so it can run before the state exists: compiling the 23-block GAN step
+    holds over a GB of compiler memory for a minute on a CPU, which then does not come on top of the state.
+    The result is called as `step(state, sharding.put_batch(batch, run.mesh), vgg_params)` and raises on any
+    other shape instead of compiling again.
+    """
+    n, s = run.config.data.batch_size // jax.process_count(), run.config.data.scale
+    side = run.lr_side
+    zeros = {"lr": np.zeros((n, side, side, 3), np.float32), "hr": np.zeros((n, side * s, side * s, 3), np.float32)}
+    batch = sharding.batch_shapes(_prepare_batch(run, zeros), run.mesh)
+    vgg = sharding.shapes(vgg_params, sharding.replicated(run.mesh))
+    return compilation.compile_and_release(compile_train_step(run.step_cfg, run.mesh), state_shapes, batch, vgg)
+
+
 def train_loop(
     run: Run,
+    step_fn: Callable[..., tuple[TrainState, dict]] | None,
     state: TrainState,
     vgg_params: Any,
     rec: recorder.Recorder,
@@ -50,8 +67,9 @@ def train_loop(
 ) -> TrainState:
     """Steps from the state's step to `run.total`, logging, checkpointing and validating on the way.
 
-    `validate(step, state, (GAN steps, steps with separated D logits) since the last call)` runs every
-    `train.eval_every` steps and at the last step; when it returns True training stops there (checkpointed).
+    `step_fn` is `compile_step`'s (None only when the state is already at `run.total`). `validate(step, state,
+    (GAN steps, steps with separated D logits) since the last call)` runs every `train.eval_every` steps and at
+    the last step; when it returns True training stops there (checkpointed).
     """
     tcfg, data, n_proc = run.config.train, run.config.data, jax.process_count()
     manager = checkpoints.checkpoint_manager(run.workdir, tcfg.save_every, tcfg.keep)
@@ -65,16 +83,13 @@ def train_loop(
         f"training {run.total} steps ({run.steps_per_epoch} per epoch, global batch {data.batch_size} on "
         f"{run.mesh.devices.size} device(s)) in {run.workdir}"
     )
-    step_fn, compiled = compile_train_step(run.step_cfg, run.mesh), None
     bar = recorder.progress_bar(run.total, step, enabled=run.lead)
     sums: dict[str, float] = {}
     d_steps, d_separated = 0, 0.0
     try:
         while step < run.total:
             placed = sharding.put_batch(_prepare_batch(run, next(batches)), run.mesh)
-            if compiled is None:  # ahead of the first step, so its buffers do not stack on the compiler's
-                compiled = compilation.compile_and_release(step_fn, state, placed, vgg_params)
-            state, metrics = compiled(state, placed, vgg_params)
+            state, metrics = step_fn(state, placed, vgg_params)
             metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
             step += 1
             _check_finite(step, metrics, manager)

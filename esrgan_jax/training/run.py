@@ -36,6 +36,7 @@ class Run:
     val_ds: PairedDataset | None
     steps_per_epoch: int
     total: int
+    lr_side: int  # side of the square LR patches of every batch (config.data.lr_patch, or the "fixed" size)
     lead: bool  # process 0: the one that prints and writes
 
     def say(self, *args: Any) -> None:
@@ -61,8 +62,8 @@ def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hpara
     # Every process reads its own shard; the global batch is split over processes, then devices. One process
     # splits it over as many devices as divide its images, else its rows (a CPU's cores).
     n_proc, bs = jax.process_count(), data.batch_size
-    lr_rows = data.lr_patch if data.resize_mode == "crop" else FIXED_LR_SIZE
-    mesh = sharding.mesh_for((bs, lr_rows)) if n_proc == 1 else sharding.make_mesh()
+    lr_side = data.lr_patch if data.resize_mode == "crop" else FIXED_LR_SIZE
+    mesh = sharding.mesh_for((bs, lr_side)) if n_proc == 1 else sharding.make_mesh()
     if n_proc > 1 and (bs % jax.device_count() or bs % n_proc):
         raise UserError(
             f"config.data.batch_size={bs} must be a multiple of the {jax.device_count()} devices and {n_proc} processes"
@@ -90,7 +91,7 @@ def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hpara
         d_tx=optim.adam(config.optim, lr=config.optim.d_lr) if discriminator else None,
         ema_decay=config.optim.ema_decay,
     )
-    run = Run(config, workdir, kind, hparams, generator, step_cfg, mesh, train_ds, val_ds, spe, total,
+    run = Run(config, workdir, kind, hparams, generator, step_cfg, mesh, train_ds, val_ds, spe, total, lr_side,
               lead=jax.process_index() == 0)  # fmt: skip
     run.say(optim.format_table(table))
     return run

@@ -12,6 +12,7 @@ one to WORKDIR/export_last, and writes the evaluation table against bicubic (WOR
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +23,23 @@ import ml_collections
 from esrgan_jax import sharding
 from esrgan_jax.models.store import load_variables
 from esrgan_jax.training import checkpoints, recorder
-from esrgan_jax.training.loop import NonFiniteLossError, train_loop
+from esrgan_jax.training.loop import NonFiniteLossError, compile_step, train_loop
 from esrgan_jax.training.monitor import Monitor
 from esrgan_jax.training.run import Run, build_run
 from esrgan_jax.training.setup import Sources, check_config, find_sources, resolve_select
 from esrgan_jax.training.state import TrainState, create_train_state, generator_params
 from esrgan_jax.training.validation import Validator
 
-__all__ = ["NonFiniteLossError", "initial_state", "train_and_evaluate"]
+__all__ = ["NonFiniteLossError", "initial_state", "state_builder", "train_and_evaluate"]
 
 
-def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
-    """The state to start from and how it was made: "resume" (the workdir's checkpoint), "converted" or
-    "scratch". Scratch init draws with XLA's RngBitGenerator: threefry compiles for tens of seconds on CPU."""
+def state_builder(run: Run) -> Callable[..., TrainState]:
+    """`init(g_params=None, d_variables=None)`: a fresh state, from scratch where an argument is None. Scratch
+    init draws with XLA's RngBitGenerator: threefry compiles for tens of seconds on CPU."""
     cfg, tcfg = run.step_cfg, run.config.train
     rng = jax.random.key(tcfg.seed, impl="rbg")
 
-    def init(g_params=None, d_variables=None) -> TrainState:
+    def init(g_params: Any = None, d_variables: Any = None) -> TrainState:
         if g_params is None:
             g_params = run.generator.init_params(rng)
         if cfg.discriminator is not None and d_variables is None:
@@ -47,6 +48,13 @@ def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
         ema = run.config.optim.ema_decay > 0
         return create_train_state(g_params, cfg.g_tx, seed=tcfg.seed, d_variables=d_variables, d_tx=cfg.d_tx, ema=ema)
 
+    return init
+
+
+def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
+    """The state to start from and how it was made: "resume" (the workdir's checkpoint), "converted" or
+    "scratch"."""
+    init, tcfg = state_builder(run), run.config.train
     manager = checkpoints.checkpoint_manager(run.workdir, tcfg.save_every, tcfg.keep)
     resume_step = checkpoints.latest_step(manager)
     if resume_step is not None:
@@ -61,7 +69,7 @@ def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
     state = jax.jit(init, out_shardings=sharding.replicated(run.mesh))(g_params, d_vars)
     g_from = f"from converted weights {sources.generator}" if sources.generator else "from scratch (random init)"
     run.say(f"start: generator {g_from}")
-    if cfg.discriminator is not None:
+    if run.step_cfg.discriminator is not None:
         run.say(
             f"start: discriminator {'from ' + str(sources.discriminator) if d_vars else 'from scratch (random init)'}"
         )
@@ -90,10 +98,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     kind, hparams = check_config(config)
     sources = find_sources(config, workdir, kind, hparams)  # before anything is read, written or compiled
     run = build_run(config, workdir, kind, hparams)
+    vgg_params = load_variables(sources.vgg)[1]["params"] if sources.vgg is not None else {}
+    step_fn = None
+    if (checkpoints.saved_step(workdir) or 0) < run.total:  # before the state exists (loop.compile_step)
+        state_shapes = sharding.shapes(jax.eval_shape(state_builder(run)), sharding.replicated(run.mesh))
+        step_fn = compile_step(run, state_shapes, vgg_params)
     state, start = initial_state(run, sources)
-    vgg_params = {}
-    if sources.vgg is not None:
-        vgg_params = sharding.put_replicated(load_variables(sources.vgg)[1]["params"], run.mesh)
+    vgg_params = sharding.put_replicated(vgg_params, run.mesh)
     workdir.mkdir(parents=True, exist_ok=True)
     if run.lead:
         (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")
@@ -113,7 +124,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             return monitor.validate(step, sharding.host_copy(generator_params(current)), d_interval)
 
         if monitor.stopped is None:
-            state = train_loop(run, state, vgg_params, rec, periodic)
+            state = train_loop(run, step_fn, state, vgg_params, rec, periodic)
         step = int(jax.device_get(state.step))
         last = sharding.host_copy(generator_params(state))
         return monitor.finish(step, last, start, bool(state.has_ema))
