@@ -184,12 +184,12 @@ def _batch_layout(local_shape: tuple[int, ...], mesh: Mesh) -> tuple[tuple[int, 
 def put_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
     """Places a batch on `mesh`: this process's slice of the global batch, as one global array per key
     (`_batch_layout`)."""
-    if jax.process_count() == 1:
-        return {k: jax.device_put(np.asarray(v), _batch_layout(np.shape(v), mesh)[1]) for k, v in batch.items()}
-    return {
-        k: jax.make_array_from_process_local_data(_batch_layout(np.shape(v), mesh)[1], np.asarray(v))
-        for k, v in batch.items()
-    }
+    one, out = jax.process_count() == 1, {}
+    for k, v in batch.items():
+        v = np.asarray(v)
+        where = _batch_layout(v.shape, mesh)[1]
+        out[k] = jax.device_put(v, where) if one else jax.make_array_from_process_local_data(where, v)
+    return out
 
 
 def batch_shapes(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.ShapeDtypeStruct]:

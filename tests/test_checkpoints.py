@@ -75,14 +75,14 @@ def test_interrupted_write_is_ignored(tmp_path):
     partial = tmp_path / "checkpoints" / "5.orbax-checkpoint-tmp-1764100000000000"
     (partial / "default").mkdir(parents=True)
     (partial / "default" / "half_written").write_bytes(b"\0" * 10)
-    assert checkpoints.has_checkpoint(tmp_path) and checkpoints.saved_step(tmp_path) == 4
+    assert checkpoints.saved_step(tmp_path) == 4
     mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
     assert checkpoints.latest_step(mgr) == 4
     assert int(checkpoints.restore(mgr, lambda: _state(gan=False)).step) == 4
 
 
-def test_has_checkpoint_creates_nothing(tmp_path):
-    assert not checkpoints.has_checkpoint(tmp_path / "run") and checkpoints.saved_step(tmp_path / "run") is None
+def test_saved_step_creates_nothing(tmp_path):
+    assert checkpoints.saved_step(tmp_path / "run") is None
     assert not (tmp_path / "run").exists()
 
 

@@ -51,7 +51,7 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
     for f in ("curves.png", "samples.png", "eval.md", "config.json"):
         assert (tmp_path / f).stat().st_size > 0, f
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-    assert checkpoints.has_checkpoint(tmp_path)
+    assert checkpoints.saved_step(tmp_path) == 2
     module, params = load_generator(tmp_path)  # the workdir itself resolves to WORKDIR/export
     lr = np.zeros((1, 16, 16, 3), np.float32)
     x = np.zeros((1, 64, 64, 1), np.float32) if name == "srcnn" else lr  # srcnn: Y only, bicubic-upsampled

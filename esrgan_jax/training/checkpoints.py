@@ -74,11 +74,6 @@ def saved_step(workdir: str | os.PathLike) -> int | None:
         return m.latest_step()
 
 
-def has_checkpoint(workdir: str | os.PathLike) -> bool:
-    """Whether `workdir/checkpoints` holds a complete checkpoint; creates nothing."""
-    return saved_step(workdir) is not None
-
-
 def restore(
     manager: ocp.CheckpointManager,
     init_fn: Callable[[], TrainState],

@@ -29,9 +29,9 @@ def is_none(value: Any) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Sources:
     """Where a run's weights come from. A model directory is None when that network starts from scratch (or
-    is not used); `resume` means the workdir's own checkpoint wins over all of them."""
+    is not used); a `saved_step` (the workdir's own newest checkpoint) wins over all of them."""
 
-    resume: bool
+    saved_step: int | None
     generator: Path | None
     vgg: Path | None
     discriminator: Path | None
@@ -146,7 +146,8 @@ def check_hparams(mdir: Path, kind: str, hparams: dict[str, Any], key: str) -> N
 def find_sources(config: ml_collections.ConfigDict, workdir: Path, kind: str, hparams: dict[str, Any]) -> Sources:
     """Decides where every network's weights come from and checks that they exist and fit the config."""
     init, loss = config.init, config.loss
-    resume = checkpoints.has_checkpoint(workdir)
+    saved_step = checkpoints.saved_step(workdir)
+    resume = saved_step is not None
     generator = vgg = discriminator = lpips = None
     if not resume and not is_none(init.generator):
         generator = require_model_dir(init.generator, "generator", init.generator_pth, "init.generator")
@@ -161,4 +162,4 @@ def find_sources(config: ml_collections.ConfigDict, workdir: Path, kind: str, hp
         discriminator = require_model_dir(
             init.discriminator, "discriminator", "DISCRIMINATOR.pth", "init.discriminator"
         )
-    return Sources(resume, generator, vgg, discriminator, lpips)
+    return Sources(saved_step, generator, vgg, discriminator, lpips)

@@ -100,7 +100,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     run = build_run(config, workdir, kind, hparams)
     vgg_params = load_variables(sources.vgg)[1]["params"] if sources.vgg is not None else {}
     step_fn = None
-    if (checkpoints.saved_step(workdir) or 0) < run.total:  # before the state exists (loop.compile_step)
+    if (sources.saved_step or 0) < run.total:  # before the state exists (loop.compile_step)
         state_shapes = sharding.shapes(jax.eval_shape(state_builder(run)), sharding.replicated(run.mesh))
         step_fn = compile_step(run, state_shapes, vgg_params)
     state, start = initial_state(run, sources)
