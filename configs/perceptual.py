@@ -9,7 +9,7 @@ Reproduces: generator from converted ESRGAN, trunk only; VGG-style discriminator
 `--config.init.discriminator=DIR`) with its own Adam 1e-4; HR patches 128x128 (the discriminator's input);
 10 epochs, batch 1. Expected: perceptual quality kept (LPIPS about that of the converted model), PSNR-Y below
 the MSE fine-tune. Runtime: about 2 s per step on 2 CPU cores with VGG16 (VGG19 costs more), tens of ms on a GPU.
-Measured (benchmarks.finetune_study, 2026-12-01, idle 2-core AMD EPYC Zen 4, VGG16 conv5_3): from Real-ESRGAN x4plus
+Measured (experiments.finetune_study, 2026-12-01, idle 2-core AMD EPYC Zen 4, VGG16 conv5_3): from Real-ESRGAN x4plus
 (a GAN-trained model, without its discriminator) on 80 B100 pairs, 800 steps in 30.7 min, peak RSS 3941 MiB; it
 made the model worse (validation LPIPS 0.274 -> 0.292 at step 160, RGB colour drift 2.6 -> 10.6 by step 800), and
 the run said so (README, fine-tuning story). ESRGAN's recipe starts this stage from a PSNR-oriented model.

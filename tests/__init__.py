@@ -1,1 +1,1 @@
-"""The esrgan-jax test suite; a package so that tests and benchmarks import its PyTorch references."""
+"""The esrgan-jax test suite: tests/<package>/test_<module>.py; shared oracles and assets live in testkit/."""

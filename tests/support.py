@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import math
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models import RRDBNet
+from testkit.flax_models import random_params
 
 # ../shared/data beside the checkout (CI has it too); tests that need it skip with a reason when it is absent.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -26,21 +24,6 @@ BT601 = np.array([0.299, 0.587, 0.114])
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float(10 * np.log10(1.0 / max(mse, 1e-30)))
-
-
-def random_params(module, seed: int, *samples: np.ndarray) -> dict:
-    """Random parameters in numpy for `module` applied to `samples` (flax's eager init takes ~17 s here, even for
-    a tiny model)."""
-    shapes = jax.eval_shape(module.init, jax.random.key(0), *samples)["params"]
-    rng = np.random.default_rng(seed)
-
-    def leaf(path, s):
-        if path[-1].key == "kernel":
-            return rng.normal(0, math.prod(s.shape[:-1]) ** -0.5, s.shape).astype(np.float32)
-        # the last conv's bias centres the output so that little of it is clipped (clipping hides differences)
-        return np.full(s.shape, 0.5 if path[0].key in ("conv_last", "conv3") else 0.0, np.float32)
-
-    return jax.tree_util.tree_map_with_path(leaf, shapes)
 
 
 def tiny(seed: int = 0, **hp) -> tuple[RRDBNet, dict]:
@@ -63,30 +46,6 @@ def nearest_generator(tint: tuple[float, float, float] = (0.0, 0.0, 0.0), **hp) 
 def by_hand(module, params, x: np.ndarray) -> np.ndarray:
     """The network on the whole float image [H, W, C], clipped: the reference every path must reproduce."""
     return np.clip(np.asarray(jax.jit(module.apply)({"params": params}, x[None].astype(np.float32))[0]), 0, 1)
-
-
-@contextlib.contextmanager
-def torchvision_standin(make_vgg16=None, unload: tuple[str, ...] = ()) -> Iterator[None]:
-    """Puts tests/standin (a torchvision with the few names lpips and spandrel import) on sys.path.
-
-    Args:
-      make_vgg16: what `torchvision.models.vgg16()` returns (a callable building the torch module).
-      unload: top-level packages imported on top of it, removed from sys.modules afterwards with torchvision.
-    """
-    root = str(Path(__file__).resolve().parent / "standin")
-    # A real torchvision imported earlier (the GPU machine has one) would be used instead: set it aside meanwhile.
-    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "torchvision"}
-    sys.path.insert(0, root)
-    try:
-        import torchvision.models
-
-        torchvision.models.make_vgg16 = make_vgg16
-        yield
-    finally:
-        sys.path.remove(root)
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", *unload)]:
-            del sys.modules[name]
-        sys.modules.update(saved)
 
 
 def cli_error(main: Callable[[list[str]], Any], argv: list, capsys: Any) -> str:

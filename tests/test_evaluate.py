@@ -19,7 +19,8 @@ from esrgan_jax.models import LPIPS, SRCNN, RRDBNet
 from esrgan_jax.models.lpips import lpips_distance
 from esrgan_jax.models.store import save_model
 from esrgan_jax.scoring import metrics
-from tests.support import SHARED_DATA, random_params
+from testkit.flax_models import random_params
+from tests.support import SHARED_DATA
 
 # ESRGAN paper (supplementary, Table 2), bicubic x4: PSNR-Y / SSIM-Y.
 PUBLISHED = {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027), "B100": (25.96, 0.6675)}

@@ -19,8 +19,8 @@ from esrgan_jax import train
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_generator, load_variables
 from esrgan_jax.training import checkpoints, setup, trainer
-from tests.train_assets import TINY_G, make_assets
-from tests.train_assets import tiny_config as tiny
+from testkit.train_assets import TINY_G, make_assets
+from testkit.train_assets import tiny_config as tiny
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = ("mse", "perceptual", "esrgan_x4", "psnr_x4", "demo", "srcnn")

@@ -1,4 +1,4 @@
-"""SRCNN checkpoints (`conv1`, `conv2`, `conv3`, e.g. yjn870/SRCNN-pytorch and tests/torch_models.py).
+"""SRCNN checkpoints (`conv1`, `conv2`, `conv3`, e.g. yjn870/SRCNN-pytorch and testkit/torch_models.py).
 
 Widths, kernel sizes and image channels are read from the tensors. The upscale factor is not in the weights
 (SRCNN refines an image that was bicubic-upsampled beforehand), so it defaults to 4, ESRGAN's factor, and

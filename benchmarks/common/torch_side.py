@@ -1,0 +1,131 @@
+"""The PyTorch side of every workload: the reference RRDBNet from the tests, on the same weights.
+
+Set up the way a PyTorch user gets the most out of a CPU: channels_last tensors and model (oneDNN's preferred
+layout for convolutions), `torch.set_num_threads(cores)`, `inference_mode` for inference. Training uses
+torch.optim.Adam over the trunk (`body.*`) only, with the other parameters frozen (requires_grad False), which
+mirrors the JAX side's trunk-only masking. The tiled upscale goes through esrgan-jax's own tiling code
+(`esrgan_jax.inference.tiling.run_tiled`), so both frameworks see exactly the same windows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.common.cases import TILE_PAD, Case
+from benchmarks.common.weights import inputs, load_state_dict
+from testkit.torch_models import RRDBNetTorch  # torch is a test/benchmark dependency only
+
+LEARNING_RATE = 1e-4
+
+
+def _nchw(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).contiguous(memory_format=torch.channels_last)
+
+
+def _nhwc(x: torch.Tensor) -> np.ndarray:
+    return x.detach().permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _timed(fn) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+class Forward:
+    """One network call on a fixed [B, 3, s, s] channels_last batch."""
+
+    def __init__(self, model: RRDBNetTorch, case: Case, seed: int):
+        self.model = model.eval()
+        self.x = _nchw(inputs("forward", case.size, case.batch, seed)["lr"])
+        self.out = None
+
+    def rep(self) -> float:
+        with torch.inference_mode():
+            seconds, self.out = _timed(lambda: self.model(self.x))
+        return seconds
+
+    first_call = rep
+
+    def output(self) -> np.ndarray:
+        return _nhwc(self.out)
+
+
+class TrainStep:
+    """L1 loss, forward + backward + Adam over the trunk (`body.*`) only."""
+
+    def __init__(self, model: RRDBNetTorch, case: Case, seed: int):
+        self.model = model.train()
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("body."))
+        self.opt = torch.optim.Adam(model.body.parameters(), lr=LEARNING_RATE)
+        data = inputs("train", case.size, case.batch, seed)
+        self.lr, self.hr = _nchw(data["lr"]), _nchw(data["hr"])
+        self.losses: list[float] = []
+
+    def _step(self) -> float:
+        self.opt.zero_grad(set_to_none=True)
+        loss = (self.model(self.lr) - self.hr).abs().mean()
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+    def rep(self) -> float:
+        seconds, loss = _timed(self._step)
+        self.losses.append(loss)
+        return seconds
+
+    first_call = rep
+
+    def output(self) -> np.ndarray:
+        return np.asarray(self.losses, np.float64)
+
+
+class Upscale:
+    """A whole [s, s, 3] image through esrgan-jax's tiling code with the PyTorch network inside."""
+
+    def __init__(self, model: RRDBNetTorch, case: Case, seed: int):
+        self.model = model.eval()
+        self.image = inputs("upscale", case.size, 1, seed)["image"]
+        self.tile = case.tile
+        self.out = None
+
+    def _net(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return _nhwc(self.model(_nchw(batch)))
+
+    def _upscale(self) -> np.ndarray:
+        from esrgan_jax.inference.tiling import run_tiled
+
+        clip = lambda y: np.clip(y, 0.0, 1.0).astype(np.float32)  # noqa: E731  (Upscaler's float output)
+        return run_tiled(self._net, self.image, scale=4, tile=self.tile, pad=TILE_PAD, batch=1, post=clip)
+
+    def rep(self) -> float:
+        seconds, self.out = _timed(self._upscale)
+        return seconds
+
+    first_call = rep
+
+    def output(self) -> np.ndarray:
+        return self.out
+
+
+WORKLOADS = {"forward": Forward, "train": TrainStep, "upscale": Upscale, "api": Upscale}
+
+
+def build(case: Case, weights: str, seed: int, model_cfg: dict[str, int]) -> Any:
+    """The workload for `case` on the shared weights, with threads = the cores this process may use."""
+    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    model = RRDBNetTorch(**model_cfg)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in load_state_dict(weights).items()})
+    model = model.to(memory_format=torch.channels_last)
+    return WORKLOADS[case.kind](model, case, seed)
+
+
+def describe() -> dict[str, str]:
+    return {"torch": torch.__version__, "torch_threads": str(torch.get_num_threads()), "device": "cpu"}

