@@ -17,7 +17,7 @@ from esrgan_jax.data.pipeline import FIXED_LR_SIZE, steps_per_epoch
 from esrgan_jax.errors import UserError
 from esrgan_jax.models import VGGFeatures, VGGStyleDiscriminator, build_model, compute_dtype
 from esrgan_jax.training import optim
-from esrgan_jax.training.setup import is_none, perceptual_layers
+from esrgan_jax.training.preflight import is_none, perceptual_layers
 from esrgan_jax.training.step import StepConfig
 
 

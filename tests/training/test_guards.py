@@ -16,7 +16,7 @@ from esrgan_jax.data import open_dataset
 from esrgan_jax.errors import UserError, run_cli
 from esrgan_jax.models import RRDBNet
 from esrgan_jax.models.store import load_variables, read_meta, save_model
-from esrgan_jax.training import setup
+from esrgan_jax.training import preflight
 from esrgan_jax.training.collapse import CollapseWatch
 from esrgan_jax.training.selection import Selection
 from esrgan_jax.training.validation import Validator
@@ -171,29 +171,29 @@ def test_guard_config_errors_are_one_line(assets, field, value, message):  # noq
     config = tiny("mse", assets)
     config.train[field] = value
     with pytest.raises(UserError) as e:
-        setup.check_config(config)
+        preflight.check_config(config)
     assert str(e.value) == message
 
 
 def test_patience_needs_a_metric(assets):  # noqa: F811
     config = tiny("mse", assets, patience=3, select="last")
     with pytest.raises(UserError, match=r"^config.train.patience=3 needs a metric to watch, but config.train.select"):
-        setup.check_config(config)
+        preflight.check_config(config)
     config = tiny("mse", assets, patience=3)
     config.data.val = "none"
     with pytest.raises(UserError, match=r"^config.train.patience=3 needs a metric to watch, but config.data.val is"):
-        setup.check_config(config)
+        preflight.check_config(config)
 
 
 def test_auto_selects_lpips_for_a_perceptual_loss_with_lpips_else_psnr(assets):  # noqa: F811
     config = tiny("mse", assets)
-    assert setup.resolve_select(config) == "psnr_y"
+    assert preflight.resolve_select(config) == "psnr_y"
     config.loss.perceptual_weight = 1.0
-    assert setup.resolve_select(config) == "psnr_y"  # no LPIPS model to select by
+    assert preflight.resolve_select(config) == "psnr_y"  # no LPIPS model to select by
     config.train.lpips = "models/lpips"
-    assert setup.resolve_select(config) == "lpips"
+    assert preflight.resolve_select(config) == "lpips"
     config.data.val = "none"
-    assert setup.resolve_select(config) is None  # nothing validated: the last step
+    assert preflight.resolve_select(config) is None  # nothing validated: the last step
     config.train.select = "psnr_y"
     with pytest.raises(UserError, match=r"^config.train.select='psnr_y' needs a validation set, but config.data.val"):
-        setup.resolve_select(config)
+        preflight.resolve_select(config)
