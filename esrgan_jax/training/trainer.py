@@ -25,8 +25,8 @@ from esrgan_jax.models.store import load_variables
 from esrgan_jax.training import checkpoints, recorder
 from esrgan_jax.training.loop import NonFiniteLossError, compile_step, train_loop
 from esrgan_jax.training.monitor import Monitor
-from esrgan_jax.training.run import Run, build_run
 from esrgan_jax.training.preflight import Sources, check_config, find_sources, resolve_select
+from esrgan_jax.training.run import Run, build_run
 from esrgan_jax.training.state import TrainState, create_train_state, generator_params
 from esrgan_jax.training.validation import Validator
 
