@@ -1,4 +1,5 @@
-"""The paper-scale ESRGAN x4 GAN recipe (BasicSR train_ESRGAN_x4.yml), for GPU users with DIV2K.
+"""The paper-scale ESRGAN x4 GAN stage (BasicSR train_ESRGAN_x4.yml): every generator parameter trains, from the
+PSNR-oriented RRDBNet, against a VGG-style discriminator; for GPU users with DIV2K.
 
 Command:
   python -m weights_conversion RRDB_PSNR_x4.pth weights/rrdb_psnr_x4   # or train it: --config psnr_x4
@@ -6,9 +7,8 @@ Command:
   python -m esrgan_jax.train --config esrgan_x4 --config.data.train=DIV2K --config.init.generator=weights/rrdb_psnr_x4
 
 Reproduces: batch 16, LR patch 32 (HR 128), Adam 1e-4 betas (0.9, 0.99) for G and D, lr halved at 50k/100k/
-200k/300k, 400k iterations, EMA 0.999; loss VGG19 conv5_4 L1 1.0 + RaGAN 5e-3 + L1 1e-2; every generator
-parameter trains (as the paper). Expected: ESRGAN-like results (Set5 PSNR-Y about 30.4, LPIPS about 0.07).
-Runtime: days on one GPU (BasicSR: ~0.5 s/iter at 23 blocks on a V100 class GPU); not feasible on CPU.
+200k/300k, 400k iterations, EMA 0.999; loss VGG19 conv5_4 L1 1.0 + RaGAN 5e-3 + L1 1e-2 (the paper's ESRGAN).
+Expected: Set5 PSNR-Y about 30.4 dB, LPIPS about 0.07; days on one V100-class GPU (not feasible on CPU).
 """
 
 from configs import base

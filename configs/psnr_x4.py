@@ -5,8 +5,8 @@ Command:
 
 Reproduces: the paper's stage 1: L1, Adam lr 2e-4 betas (0.9, 0.99), halved every 200k updates, batch 16,
 LR patch 32, EMA 0.999, 1M iterations, everything trainable, random init (BasicSR's x0.1 scaled kaiming in the
-dense blocks). Expected: Set5 PSNR-Y about 32.6-32.7 (paper RRDB: 32.73 with DF2K). Runtime: about a week on
-one GPU; not feasible on CPU (tests run it for two steps with a tiny model).
+dense blocks).
+Expected: Set5 PSNR-Y about 32.6-32.7 dB (the paper's RRDB: 32.73 with DF2K); about a week on one GPU.
 """
 
 from configs import base
