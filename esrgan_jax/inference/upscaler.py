@@ -25,7 +25,7 @@ from esrgan_jax.image.resize import imresize
 from esrgan_jax.inference.color_fix import COLOR_FIXES, color_fix
 from esrgan_jax.inference.compiled import FORWARD
 from esrgan_jax.inference.tiling import DEFAULT_TILE, DEFAULT_TILE_PAD, run_tiled
-from esrgan_jax.models import GENERATOR_KINDS, compute_dtype
+from esrgan_jax.models import GENERATOR_KINDS, compute_dtype, network_input
 from esrgan_jax.models.blend import blend, check_alpha, check_compatible
 from esrgan_jax.models.store import load_model
 from esrgan_jax.sharding import ensure_cpu_cores, place
@@ -42,17 +42,6 @@ def _load(weights: Any, dtype: Any) -> tuple[nn.Module, dict[str, Any], dict[str
         return module.clone(dtype=dtype), params, meta
     module, variables, meta = load_model(weights, GENERATOR_KINDS, dtype=dtype)
     return module, variables["params"], meta
-
-
-def network_input(module: nn.Module, lr: np.ndarray) -> np.ndarray:
-    """What `module` takes for LR images [..., h, w, C] float in [0, 1]: the image itself, or its MATLAB-bicubic
-    upsampling for a pre-upsampling generator (SRCNN)."""
-    if not module.pre_upsample:
-        return lr
-    lr = np.asarray(lr, np.float32)
-    if lr.ndim == 3:
-        return np.asarray(imresize(lr, module.scale), np.float32)
-    return np.stack([np.asarray(imresize(x, module.scale), np.float32) for x in lr])
 
 
 class Upscaler:

@@ -8,6 +8,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from esrgan_jax.models.discriminator import TorchBatchNorm, VGGStyleDiscriminator
+from esrgan_jax.models.interface import network_input
 from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.rrdbnet import RRDBNet, pixel_unshuffle, upsample_nearest2x
 from esrgan_jax.models.srcnn import SRCNN
@@ -66,6 +67,7 @@ __all__ = [
     "VGGStyleDiscriminator",
     "build_model",
     "compute_dtype",
+    "network_input",
     "pixel_unshuffle",
     "upsample_nearest2x",
 ]

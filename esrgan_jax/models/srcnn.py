@@ -1,8 +1,7 @@
 """SRCNN (Dong et al. 2014), the 9-5-5 baseline of the comparison table, in flax.linen.
 
-SRCNN does not upscale by itself: it refines an image that was already bicubic-upsampled by `scale`. Callers
-(evaluation, upscaling, training data) do that upsampling with the MATLAB-compatible bicubic; `pre_upsample`
-tells them to.
+SRCNN does not upscale by itself: it refines an image that was already bicubic-upsampled by `scale`
+(`pre_upsample`); `esrgan_jax.models.network_input` makes that input for every caller (MATLAB-compatible bicubic).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from esrgan_jax import compilation, sharding
 from esrgan_jax.data.pipeline import train_batches
 from esrgan_jax.errors import UserError
 from esrgan_jax.image.color import rgb_to_ycbcr
-from esrgan_jax.inference.upscaler import network_input
+from esrgan_jax.models import network_input
 from esrgan_jax.training import checkpoints, recorder
 from esrgan_jax.training.run import Run
 from esrgan_jax.training.state import TrainState
