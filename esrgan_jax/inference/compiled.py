@@ -59,3 +59,9 @@ class CompiledForward:
 
 
 FORWARD = CompiledForward()
+
+
+def release_compiled() -> None:
+    """Frees the generator forwards compiled so far by every `Upscaler` of the process (their memory goes once no
+    call is using them); a later call compiles its shape again, or loads it from the persistent compilation cache."""
+    FORWARD.clear()

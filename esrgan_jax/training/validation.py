@@ -19,8 +19,7 @@ import numpy as np
 
 from esrgan_jax.compilation import release_freed_host_memory
 from esrgan_jax.fileio import atomic_write
-from esrgan_jax.inference import Upscaler
-from esrgan_jax.inference.compiled import FORWARD
+from esrgan_jax.inference import Upscaler, release_compiled
 from esrgan_jax.scoring.evaluation import BICUBIC, bicubic_runner, save_figure, score_dataset, write_reports
 from esrgan_jax.scoring.metrics import lpips_scorer
 from esrgan_jax.scoring.report import METRICS, summary_markdown
@@ -91,7 +90,7 @@ class Validator:
         and LPIPS programs (the next validation loads them from the compilation cache), and the memory malloc
         kept for the threads that freed it. Training's own step then has that memory."""
         self.upscaler.set_params(None)
-        FORWARD.clear()
+        release_compiled()
         if self.lpips is not None:
             self.lpips.release()
         release_freed_host_memory()
