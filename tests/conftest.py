@@ -1,4 +1,5 @@
-"""Test-session setup: one CPU device per test process, whatever order the tests run in.
+"""Test-session setup: one CPU device per test process, whatever order the tests run in; the tiny training
+assets shared by the end-to-end training tests.
 
 The CLIs split the CPU into one JAX device per core (esrgan_jax.sharding) when they are the first to start
 JAX's backends; in a pytest worker that depends on which test runs first. Pinning the count keeps every test's
@@ -7,4 +8,15 @@ device set fixed; tests/test_sharding.py checks the multi-device paths in subpro
 
 import os
 
+import pytest
+
 os.environ["ESRGAN_JAX_CPU_DEVICES"] = "1"
+
+
+@pytest.fixture(scope="session")
+def assets(tmp_path_factory):
+    """A 3-image HR folder, a tiny converted-style generator and a (random) VGG19, as model directories
+    (testkit.train_assets.make_assets); read-only for the tests that use it."""
+    from testkit.train_assets import make_assets  # imported here: only training tests pay for it
+
+    return make_assets(tmp_path_factory.mktemp("assets"))

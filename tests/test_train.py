@@ -1,4 +1,5 @@
-"""End to end: every config trains 2 steps with tiny overrides; resume is exact; kills, NaNs and missing weights."""
+"""End to end: every config trains 2 steps with tiny overrides; resume is exact; kills, NaNs and missing weights.
+The `assets` fixture (tiny HR folder, generator, VGG19) is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -18,18 +19,12 @@ from configs import base
 from esrgan_jax import train
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_generator, load_variables
-from esrgan_jax.training import checkpoints, setup, trainer
-from testkit.train_assets import TINY_G, make_assets
+from esrgan_jax.training import checkpoints, preflight, trainer
+from testkit.train_assets import TINY_G
 from testkit.train_assets import tiny_config as tiny
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = ("mse", "perceptual", "esrgan_x4", "psnr_x4", "demo", "srcnn")
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    """A 3-image HR folder, a tiny converted-style generator and a (random) VGG19, as model directories."""
-    return make_assets(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -166,11 +161,11 @@ def test_config_names_and_bad_keys(tmp_path, capsys):
 
 def test_perceptual_layers_default_to_conv5_and_bad_pairs_are_one_line(tmp_path, capsys):
     loss = base.get_config().loss
-    assert setup.perceptual_layers(loss) == (("conv5_4", 1.0),)
+    assert preflight.perceptual_layers(loss) == (("conv5_4", 1.0),)
     loss.perceptual_net = "vgg16"
-    assert setup.perceptual_layers(loss) == (("conv5_3", 1.0),)
+    assert preflight.perceptual_layers(loss) == (("conv5_3", 1.0),)
     loss.perceptual_layers = (("conv3_3", 1), ("conv5_3", 0.5))
-    assert setup.perceptual_layers(loss) == (("conv3_3", 1.0), ("conv5_3", 0.5))
+    assert preflight.perceptual_layers(loss) == (("conv3_3", 1.0), ("conv5_3", 0.5))
     bad = '(("conv5_4", 1.0), ("conv5_3", 1.0))'  # conv5_3 exists in VGG19 too; conv5_4 not in VGG16
     code, err = _cli(["--config", "demo", "--workdir", str(tmp_path), "--config.loss.perceptual_net=vgg16",
                       f"--config.loss.perceptual_layers={bad}"], capsys)  # fmt: skip
