@@ -20,6 +20,7 @@ a global tint or a colour cast that PSNR mixes with every other error.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -171,17 +172,18 @@ def sr_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float]:
 
 
 class LpipsScorer:
-    """(sr, hr) -> LPIPS (VGG16, full image, no crop) with the converted LPIPS model directory at `path`.
+    """(sr, hr) -> LPIPS (VGG16, full image, no crop) with the converted LPIPS model directory at `weights`, or
+    with its already loaded `(module, params)`.
 
     Images are uint8 or float in [0, 1], [H, W, C]; a grayscale pair is scored as gray RGB images. Compiles once
     per image size; `release()` frees the compiled sizes and the device copy of the weights until the next call.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, weights: str | os.PathLike | tuple[Any, Any]):
         from esrgan_jax.models.lpips import lpips_distance
         from esrgan_jax.models.store import load_lpips
 
-        self.module, self._host_params = load_lpips(path)
+        self.module, self._host_params = weights if isinstance(weights, tuple) else load_lpips(weights)
         self._params = None
         # The weights are an argument, not constants closed over: as constants XLA folds them into every
         # executable it compiles (one per image size), a few hundred MB each for VGG16.
@@ -201,6 +203,6 @@ class LpipsScorer:
         self._params = None
 
 
-def lpips_scorer(path: str | os.PathLike) -> LpipsScorer:
-    """An `LpipsScorer` for the converted LPIPS model directory at `path`."""
-    return LpipsScorer(path)
+def lpips_scorer(weights: str | os.PathLike | tuple[Any, Any]) -> LpipsScorer:
+    """An `LpipsScorer` for the converted LPIPS model directory at `weights`, or its loaded `(module, params)`."""
+    return LpipsScorer(weights)

@@ -29,7 +29,8 @@ def is_none(value: Any) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Sources:
     """Where a run's weights come from. A model directory is None when that network starts from scratch (or
-    is not used); a `saved_step` (the workdir's own newest checkpoint) wins over all of them."""
+    is not used); a `saved_step` (the workdir's own newest checkpoint) wins over all of them. The directories
+    are read by `training.weights.load_weights`."""
 
     saved_step: int | None
     generator: Path | None

@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import ml_collections
 
 from esrgan_jax import sharding
-from esrgan_jax.models.store import load_variables
 from esrgan_jax.training import checkpoints, recorder
 from esrgan_jax.training.loop import NonFiniteLossError, compile_step, train_loop
 from esrgan_jax.training.monitor import Monitor
@@ -29,6 +28,7 @@ from esrgan_jax.training.preflight import Sources, check_config, find_sources, r
 from esrgan_jax.training.run import Run, build_run
 from esrgan_jax.training.state import TrainState, create_train_state, generator_params
 from esrgan_jax.training.validation import Validator
+from esrgan_jax.training.weights import load_weights
 
 __all__ = ["NonFiniteLossError", "initial_state", "state_builder", "train_and_evaluate"]
 
@@ -63,8 +63,7 @@ def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
         manager.close()
         return state, "resume"
     manager.close()
-    g_params = load_variables(sources.generator)[1]["params"] if sources.generator else None
-    d_vars = load_variables(sources.discriminator)[1] if sources.discriminator else None
+    g_params, d_vars = load_weights(sources, "generator", "discriminator")
     # One compiled program: run eagerly, every initializer and layer of init would compile on its own.
     state = jax.jit(init, out_shardings=sharding.replicated(run.mesh))(g_params, d_vars)
     g_from = f"from converted weights {sources.generator}" if sources.generator else "from scratch (random init)"
@@ -98,7 +97,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     kind, hparams = check_config(config)
     sources = find_sources(config, workdir, kind, hparams)  # before anything is read, written or compiled
     run = build_run(config, workdir, kind, hparams)
-    vgg_params = load_variables(sources.vgg)[1]["params"] if sources.vgg is not None else {}
+    vgg_params = load_weights(sources, "vgg")[0] or {}
     step_fn = None
     if (sources.saved_step or 0) < run.total:  # before the state exists (loop.compile_step)
         state_shapes = sharding.shapes(jax.eval_shape(state_builder(run)), sharding.replicated(run.mesh))
@@ -110,7 +109,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")
     validator = None
     if run.val_ds is not None:
-        validator = Validator(run.generator, run.val_ds, workdir.name, config.data.val_images, sources.lpips)
+        (lpips,) = load_weights(sources, "lpips")
+        validator = Validator(run.generator, run.val_ds, workdir.name, config.data.val_images, lpips)
     rec = recorder.Recorder(workdir, enabled=run.lead)
     metric = resolve_select(config)
     monitor = Monitor(run, validator, rec, metric)

@@ -42,11 +42,16 @@ class Validator:
       dataset: a PairedDataset.
       name: the method's name in tables and figures (the workdir's name).
       limit: score the first `limit` images only (0 = all).
-      lpips: a converted LPIPS model directory, to add LPIPS.
+      lpips: a converted LPIPS model directory or its loaded (module, params), to add LPIPS.
     """
 
     def __init__(
-        self, generator: nn.Module, dataset: Any, name: str, limit: int = 0, lpips: str | os.PathLike | None = None
+        self,
+        generator: nn.Module,
+        dataset: Any,
+        name: str,
+        limit: int = 0,
+        lpips: str | os.PathLike | tuple[nn.Module, Any] | None = None,
     ):
         self.dataset, self.name, self.limit, self.scale = dataset, name, limit, int(generator.scale)
         self.upscaler = Upscaler((generator, None), tile=0, dtype=np.dtype(generator.dtype).name)
