@@ -79,7 +79,7 @@ def test_pickled_code_is_never_executed(tmp_path, capsys):
     # A whole pickled nn.Module (torch.save(model)) is refused the same way, naming its class.
     torch.save(RRDBNetTorch(num_feat=4, num_block=1, num_grow_ch=4), tmp_path / "module.pth")
     assert cli_error(main, [tmp_path / "module.pth", tmp_path / "out"], capsys) == (
-        f"error: {tmp_path / 'module.pth'}: holds pickled Python objects (tests.torch_models.RRDBNetTorch), not only "
+        f"error: {tmp_path / 'module.pth'}: holds pickled Python objects (testkit.torch_models.RRDBNetTorch), not only "
         "tensors, so it was not loaded (weights_only=True); re-save it as a state_dict of tensors from code you trust"
     )
 
