@@ -20,3 +20,16 @@ def assets(tmp_path_factory):
     from testkit.train_assets import make_assets  # imported here: only training tests pay for it
 
     return make_assets(tmp_path_factory.mktemp("assets"))
+
+
+@pytest.fixture(scope="module")
+def lpips_torch():
+    """`lpips.LPIPS(net='vgg')` on the stand-in torchvision's seeded random VGG16 (testkit/lpips_oracle.py): the
+    oracle of the LPIPS tests; skipped without the `lpips` package."""
+    from testkit.lpips_oracle import lpips_on_random_vgg16
+    from weights_conversion.lpips import default_lin_path
+
+    if default_lin_path() is None:
+        pytest.skip("the lpips package (pip install --no-deps lpips) is not installed")
+    with lpips_on_random_vgg16() as model:
+        yield model

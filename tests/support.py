@@ -1,4 +1,5 @@
-"""Helpers shared by several test modules: tiny random RRDBNets, the network applied by hand, the shared data root."""
+"""Helpers shared by several test modules: tiny random RRDBNets, the network applied by hand, the shared data root,
+the lpips-j weight files."""
 
 from __future__ import annotations
 
@@ -58,3 +59,27 @@ def cli_error(main: Callable[[list[str]], Any], argv: list, capsys: Any) -> str:
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith("error: "), captured.err
     return captured.err.rstrip("\n")
+
+
+def write_lpips_j_h5(folder: Path) -> tuple[Path, Path]:
+    """The two files lpips-j downloads, in their layout (flaxmodels VGG16 groups, lin{i} datasets), holding the
+    LPIPS oracle's weights (testkit/lpips_oracle.py's random VGG16, the `lpips` wheel's linear layers)."""
+    import h5py
+    import torch
+
+    from testkit.lpips_oracle import backbone
+    from weights_conversion.lpips import default_lin_path
+
+    sd = backbone().state_dict()
+    lin_sd = torch.load(default_lin_path(), map_location="cpu", weights_only=True)
+    with h5py.File(folder / "vgg16_weights.h5", "w") as f:
+        for index, name in [(0, "conv1_1"), (2, "conv1_2"), (5, "conv2_1"), (7, "conv2_2"), (10, "conv3_1")] + [
+            (12, "conv3_2"), (14, "conv3_3"), (17, "conv4_1"), (19, "conv4_2"), (21, "conv4_3"), (24, "conv5_1")
+        ] + [(26, "conv5_2"), (28, "conv5_3")]:  # fmt: skip
+            f[f"{name}/weight"] = sd[f"features.{index}.weight"].numpy().transpose(2, 3, 1, 0)
+            f[f"{name}/bias"] = sd[f"features.{index}.bias"].numpy()
+        f["fc6/weight"] = np.zeros((8, 4), np.float32)  # the real file also holds the classifier head
+    with h5py.File(folder / "lpips_lin.h5", "w") as f:
+        for i in range(5):
+            f[f"lin{i}"] = lin_sd[f"lin{i}.model.1.weight"].numpy().transpose(2, 3, 1, 0)
+    return folder / "vgg16_weights.h5", folder / "lpips_lin.h5"

@@ -1,4 +1,5 @@
-"""Golden tests of esrgan_jax.scoring.metrics against scikit-image, a NumPy BasicSR re-implementation, reference scores.
+"""Golden tests of esrgan_jax.scoring.metrics against scikit-image, a NumPy BasicSR re-implementation, reference scores;
+the LPIPS scorer against the `lpips` PyTorch package (the `lpips_torch` fixture of tests/conftest.py).
 
 The BasicSR re-implementation below is written from the convention's description (esrgan-facts.md section 4):
 crop, Y in float32 via /255, float64 PSNR on 0-255, SSIM with an 11x11 Gaussian window filtered in "valid" mode.
@@ -10,6 +11,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 from scipy.ndimage import correlate, gaussian_filter
 from scipy.signal import correlate2d
 from skimage import data as skdata
@@ -17,7 +19,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from esrgan_jax.image import bicubic_upscale, read_uint8
 from esrgan_jax.scoring import metrics
+from testkit.lpips_oracle import backbone
 from tests.support import SHARED_DATA
+from weights_conversion.__main__ import main as convert_main
 
 
 def _pair(gray: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -160,3 +164,25 @@ def test_bicubic_scores_match_reference_tsv(dataset, name):
     assert got["psnr_y"] == pytest.approx(float(ref["psnr_y"]), abs=6e-5)
     assert got["ssim_y"] == pytest.approx(float(ref["ssim_y"]), abs=6e-6)
     assert got["psnr_rgb"] == pytest.approx(float(ref["psnr_rgb"]), abs=6e-5)
+
+
+def test_lpips_scorer_matches_the_lpips_package_on_uint8_images(tmp_path, lpips_torch):
+    torch.save(backbone().state_dict(), tmp_path / "vgg16.pth")
+    assert convert_main(["--kind", "lpips", str(tmp_path / "vgg16.pth"), str(tmp_path / "lpips")]) == 0
+    hr, sr = _pair()
+
+    def oracle(a: np.ndarray, b: np.ndarray) -> float:  # uint8 [H, W, 3] -> [-1, 1] NCHW, as lpips expects
+        t = [torch.from_numpy(x.astype(np.float32) / 255 * 2 - 1).permute(2, 0, 1)[None] for x in (a, b)]
+        with torch.no_grad():
+            return float(lpips_torch(*t))
+
+    scorer = metrics.lpips_scorer(tmp_path / "lpips")
+    want = oracle(sr, hr)
+    assert want > 5e-3 and scorer(sr, hr) == pytest.approx(want, abs=1e-6)
+    assert scorer(sr / 255.0, hr / 255.0) == pytest.approx(want, abs=1e-6)  # floats in [0, 1] alike
+    assert scorer(hr, hr) == pytest.approx(0.0, abs=1e-7)
+    scorer.release()  # the next call places and compiles again
+    assert scorer(sr, hr) == pytest.approx(want, abs=1e-6)
+    gray_hr, gray_sr = (x[..., None] for x in _pair(gray=True))  # [H, W, 1]: scored as gray RGB
+    rgb = lambda x: np.repeat(x, 3, -1)  # noqa: E731
+    assert scorer(gray_sr, gray_hr) == pytest.approx(oracle(rgb(gray_sr), rgb(gray_hr)), abs=1e-6)
