@@ -10,14 +10,14 @@ Reproduces: the README's quick-start table (the whole loop, from the first step 
 Expected: 30.40 dB PSNR-Y on the held-out samples (+1.02 dB over bicubic), 8.6 min on an idle 2-core AMD EPYC Zen 4.
 """
 
-from configs import base
+from esrgan_jax.training.defaults import ALL_TRAINABLE, base_config
 
 
 def get_config():
-    config = base.get_config()
+    config = base_config()
     config.model = dict(kind="rrdbnet", scale=4, num_feat=32, num_block=1, num_grow_ch=16)
     config.init.generator = "none"
-    config.train_rules = base.ALL_TRAINABLE
+    config.train_rules = ALL_TRAINABLE
     config.data.train, config.data.train_split = "samples", "train"
     config.data.val, config.data.val_split = "samples", "val"
     config.data.lr_patch = 24

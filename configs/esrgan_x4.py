@@ -11,11 +11,11 @@ Reproduces: batch 16, LR patch 32 (HR 128), Adam 1e-4 betas (0.9, 0.99) for G an
 Expected: Set5 PSNR-Y about 30.4 dB, LPIPS about 0.07; days on one V100-class GPU (not feasible on CPU).
 """
 
-from configs import base
+from esrgan_jax.training.defaults import ALL_TRAINABLE, base_config
 
 
 def get_config():
-    config = base.get_config()
+    config = base_config()
     config.init.generator = "weights/rrdb_psnr_x4"
     config.init.generator_pth = "RRDB_PSNR_x4.pth"
     config.model.num_block = 23
@@ -30,7 +30,7 @@ def get_config():
     config.optim.b2 = 0.99
     config.optim.milestones = (50_000, 100_000, 200_000, 300_000)
     config.optim.ema_decay = 0.999
-    config.train_rules = base.ALL_TRAINABLE
+    config.train_rules = ALL_TRAINABLE
     config.train.steps = 400_000
     config.train.eval_every = 5_000
     config.train.save_every = 5_000

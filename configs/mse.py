@@ -15,11 +15,11 @@ Variant:
   --config.train_rules='((".*", "train"),)': every generator parameter trains (the study's mse-full row).
 """
 
-from configs import base
+from esrgan_jax.training.defaults import base_config
 
 
 def get_config():
-    config = base.get_config()
+    config = base_config()
     config.loss.pixel = "mse"
     config.optim.b2 = 0.999
     config.data.batch_size = 1

@@ -17,11 +17,11 @@ Variants:
   --config.loss.perceptual_layers: (layer, weight) pairs, e.g. Real-ESRGAN's five layers.
 """
 
-from configs import base
+from esrgan_jax.training.defaults import base_config
 
 
 def get_config():
-    config = base.get_config()
+    config = base_config()
     config.loss.pixel = "l1"
     config.loss.pixel_weight = 1e-2
     config.loss.perceptual_weight = 1.0

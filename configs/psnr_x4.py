@@ -9,11 +9,11 @@ dense blocks).
 Expected: Set5 PSNR-Y about 32.6-32.7 dB (the paper's RRDB: 32.73 with DF2K); about a week on one GPU.
 """
 
-from configs import base
+from esrgan_jax.training.defaults import ALL_TRAINABLE, base_config
 
 
 def get_config():
-    config = base.get_config()
+    config = base_config()
     config.init.generator = "none"
     config.data.batch_size = 16
     config.data.lr_patch = 32
@@ -22,7 +22,7 @@ def get_config():
     config.optim.b2 = 0.99
     config.optim.milestones = (200_000, 400_000, 600_000, 800_000)
     config.optim.ema_decay = 0.999
-    config.train_rules = base.ALL_TRAINABLE
+    config.train_rules = ALL_TRAINABLE
     config.train.steps = 1_000_000
     config.train.eval_every = 5_000
     config.train.save_every = 5_000

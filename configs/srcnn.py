@@ -15,14 +15,14 @@ Variant:
   --config.model.num_channels=3: an RGB network; it levels off below 30 dB (29.90 at step 5000).
 """
 
-from configs import base
+from esrgan_jax.training.defaults import ALL_TRAINABLE, base_config
 
 
 def get_config():
-    config = base.get_config()
+    config = base_config()
     config.model = dict(kind="srcnn", scale=4, num_channels=1, filters=(64, 32), kernels=(9, 5, 5))
     config.init.generator = "none"
-    config.train_rules = base.ALL_TRAINABLE
+    config.train_rules = ALL_TRAINABLE
     # The recipe's data are T91 and Set5 (the command above); the defaults run anywhere, offline.
     config.data.train, config.data.train_split = "samples", "train"
     config.data.val, config.data.val_split = "samples", "val"

@@ -2,7 +2,8 @@
 
   python -m esrgan_jax.train --config NAME_OR_PATH [--workdir DIR] [--config.KEY=VALUE ...]
 
-`--config demo` means `configs/demo.py`; the workdir defaults to `runs/<config name>`.
+`--config demo` means the repository's `configs/demo.py`, installed as the package `esrgan_jax.configs`; the workdir
+defaults to `runs/<config name>`.
 
 Several hosts: start the same command on every host under a cluster launcher (SLURM `srun`, `mpirun`, or with
 JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID set); `jax.distributed.initialize()` picks it up and
@@ -11,6 +12,7 @@ each process reads its own shard of the data.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -23,20 +25,28 @@ from esrgan_jax.sharding import maybe_initialize_distributed
 from esrgan_jax.training.monitor import COLLAPSE_EXIT_CODE
 from esrgan_jax.training.trainer import NonFiniteLossError, train_and_evaluate
 
-CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
-
 __all__ = ["NonFiniteLossError", "main", "maybe_initialize_distributed", "resolve_config_path", "train_and_evaluate"]
 
 
+def _configs_dir() -> Path:
+    """The folder of the named configs: the installed package `esrgan_jax.configs` (in an editable install, the
+    checkout's configs/), else the configs/ beside this package, for a checkout run without installing."""
+    spec = importlib.util.find_spec("esrgan_jax.configs")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[1] / "configs"
+
+
 def resolve_config_path(name: str) -> str:
-    """`--config NAME` -> configs/NAME.py; an existing path is kept."""
+    """`--config NAME` -> the named config's file (NAME.py in the configs folder); an existing path is kept."""
     if Path(name).is_file():
         return name
     stem = name[:-3] if name.endswith(".py") else name
-    candidate = CONFIGS_DIR / f"{stem}.py"
+    folder = _configs_dir()
+    candidate = folder / f"{stem}.py"
     if candidate.is_file() and "/" not in stem:
         return str(candidate)
-    names = sorted(p.stem for p in CONFIGS_DIR.glob("*.py") if p.stem not in ("__init__", "base"))
+    names = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
     raise UserError(f"--config {name}: no such config file; expected a path or one of {names}")
 
 

@@ -15,11 +15,11 @@ import jax
 import numpy as np
 import pytest
 
-from configs import base
 from esrgan_jax import train
 from esrgan_jax.errors import run_cli
 from esrgan_jax.models.store import load_generator, load_variables
 from esrgan_jax.training import checkpoints, preflight, trainer
+from esrgan_jax.training.defaults import base_config
 from testkit.train_assets import TINY_G
 from testkit.train_assets import tiny_config as tiny
 
@@ -160,7 +160,7 @@ def test_config_names_and_bad_keys(tmp_path, capsys):
 
 
 def test_perceptual_layers_default_to_conv5_and_bad_pairs_are_one_line(tmp_path, capsys):
-    loss = base.get_config().loss
+    loss = base_config().loss
     assert preflight.perceptual_layers(loss) == (("conv5_4", 1.0),)
     loss.perceptual_net = "vgg16"
     assert preflight.perceptual_layers(loss) == (("conv5_3", 1.0),)

@@ -79,7 +79,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     """Trains the generator described by `config`, checkpointing to and exporting into `workdir`.
 
     Args:
-      config: a training config (see configs/base.py for every field).
+      config: a training config (every field: esrgan_jax/training/defaults.py).
       workdir: where checkpoints, metrics.jsonl, TensorBoard events, curves.png, eval.md and export/ go.
 
     Returns:

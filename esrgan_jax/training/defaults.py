@@ -1,9 +1,11 @@
-"""Shared defaults of every training config; not a recipe by itself (use `mse`, `perceptual`, `demo`, ...).
+"""Every field of a training config, with its default: the base the configs in `configs/` start from.
 
-Derived configs call `base.get_config()` and change a few fields. Every field can be overridden on the command
-line, e.g. `--config.optim.lr=2e-4`; unknown keys are errors (the config is locked). Nesting is at most two
-levels: `config.<block>.<field>`.
+A config calls `base_config()` and changes a few fields; every field can be overridden on the command line,
+e.g. `--config.optim.lr=2e-4`, and unknown keys are errors (the config is locked). Nesting is at most two levels:
+`config.<block>.<field>`. The defaults alone are not a recipe (use `mse`, `perceptual`, `demo`, ...).
 """
+
+from __future__ import annotations
 
 import ml_collections
 
@@ -13,7 +15,7 @@ TRUNK_ONLY = ((r"body_\d+/.*", "train"), (".*", "freeze"))
 ALL_TRAINABLE = ((".*", "train"),)
 
 
-def get_config() -> ml_collections.ConfigDict:
+def base_config() -> ml_collections.ConfigDict:
     """The defaults: ESRGAN x4 generator from converted weights, trunk-only, MSE, Adam 1e-4, batch 1."""
     config = ml_collections.ConfigDict()
 
