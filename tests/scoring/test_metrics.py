@@ -18,6 +18,7 @@ from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from esrgan_jax.image import bicubic_upscale, read_uint8
+from esrgan_jax.models.store import load_lpips
 from esrgan_jax.scoring import metrics
 from testkit.lpips_oracle import backbone
 from tests.support import SHARED_DATA
@@ -183,6 +184,7 @@ def test_lpips_scorer_matches_the_lpips_package_on_uint8_images(tmp_path, lpips_
     assert scorer(hr, hr) == pytest.approx(0.0, abs=1e-7)
     scorer.release()  # the next call places and compiles again
     assert scorer(sr, hr) == pytest.approx(want, abs=1e-6)
+    assert metrics.lpips_scorer(load_lpips(tmp_path / "lpips"))(sr, hr) == pytest.approx(want, abs=1e-6)  # loaded
     gray_hr, gray_sr = (x[..., None] for x in _pair(gray=True))  # [H, W, 1]: scored as gray RGB
     rgb = lambda x: np.repeat(x, 3, -1)  # noqa: E731
     assert scorer(gray_sr, gray_hr) == pytest.approx(oracle(rgb(gray_sr), rgb(gray_hr)), abs=1e-6)
