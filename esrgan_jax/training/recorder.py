@@ -39,7 +39,11 @@ class Recorder:
         if enabled:
             from tensorboardX import SummaryWriter  # imported lazily: it is slow to import
 
-            self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+            # tensorboardX names event files by the second and the host: a run started again within the same
+            # second would overwrite the previous run's events without a suffix of its own.
+            self._tb = SummaryWriter(
+                str(self.workdir / "tensorboard"), filename_suffix=f".{os.getpid()}.{time.time_ns()}"
+            )
 
     def write(self, step: int, split: str, values: dict[str, float]) -> None:
         """Records `values` (name -> float) for `step` under `split` ("train" or "val")."""
@@ -48,8 +52,15 @@ class Recorder:
         row = {"step": int(step), "split": split, **{k: float(v) for k, v in values.items()}}
         # Wall and process-CPU seconds since this run (or resumed run) started: "how long to reach X dB".
         row.update(wall_s=round(time.perf_counter() - self._t0, 2), cpu_s=round(time.process_time() - self._cpu0, 2))
-        with open(self.workdir / METRICS_FILE, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        path = self.workdir / METRICS_FILE
+        with open(path, "a+b") as f:
+            # A run killed mid-write leaves an unfinished last line: start a new one, or this row would join it
+            # and be dropped as unreadable (read_metrics skips such lines).
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+            f.write((json.dumps(row) + "\n").encode())
         for k, v in values.items():
             self._tb.add_scalar(f"{split}/{k}", float(v), int(step))
         self._tb.flush()

@@ -80,7 +80,6 @@ def _two_runs(workdir) -> None:
     again.close()
 
 
-@pytest.mark.xfail(strict=True, reason="tensorboardX names event files by the second: the restart overwrites them")
 def test_a_run_started_again_within_the_second_keeps_the_first_runs_events(tmp_path):
     _two_runs(tmp_path)
     assert read_scalars(tmp_path) == [("train/l_g_pix", 1, 0.5), ("train/l_g_pix", 2, 0.375)]
@@ -115,7 +114,6 @@ def test_read_metrics_skips_an_unfinished_last_line(tmp_path):
     assert read_metrics(tmp_path) == [{"step": 1, "split": "train", "l": 1.0}]
 
 
-@pytest.mark.xfail(strict=True, reason="Recorder.write appends to an unfinished last line: the row is lost")
 def test_a_run_resumed_after_a_kill_mid_line_keeps_its_first_row(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"step": 1, "split": "train", "l": 1.0}\n{"step": 2, "spl')
     rec = Recorder(tmp_path)
