@@ -152,6 +152,12 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P(AXIS))
 
 
+def whole_images(mesh: Mesh, batch: int) -> NamedSharding:
+    """The sharding of a `batch`-image input that must not be split by rows: by images when the device count
+    divides the batch, else a full copy on every device."""
+    return batch_sharding(mesh) if batch % mesh.devices.size == 0 else replicated(mesh)
+
+
 def put_replicated(tree: Any, mesh: Mesh) -> Any:
     """Places a host pytree (numpy or jax arrays) on every device of `mesh`."""
     return jax.device_put(tree, replicated(mesh))

@@ -9,7 +9,10 @@ fake, real, fake (D step).
 Data parallelism (`esrgan_jax.sharding`): the batch is split over a 1-D `data` mesh axis (by images, or by rows
 when the batch is smaller than the device count) and the state is replicated; XLA inserts the gradient
 all-reduce (and the convolutions' halo exchange), and BatchNorm statistics are computed over the global batch
-as on one device.
+as on one device. The discriminator alone never takes rows: split by rows inside the whole step, its parameter
+gradients changed from one execution to the next on XLA:CPU (the generator's and VGG's did not), and Adam's
+first steps turn those last-bit differences of near-zero gradients into +-lr, so identical runs diverged. On
+whole images (a copy per device when the batch does not divide) it is repeatable, and not slower at batch 1.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
 
-from esrgan_jax.sharding import replicated
+from esrgan_jax.sharding import replicated, whole_images
 from esrgan_jax.training import losses
 from esrgan_jax.training.state import TrainState
 
@@ -60,15 +63,22 @@ class StepConfig:
     ema_decay: float = 0.0
 
 
-def _d_forward(cfg: StepConfig, d_params: Any, stats: Any, x: jax.Array) -> tuple[jax.Array, Any]:
-    """D logits [N, 1] in train mode, and the BN running statistics after this forward."""
+def _d_forward(
+    cfg: StepConfig, d_params: Any, stats: Any, x: jax.Array, mesh: Mesh | None = None
+) -> tuple[jax.Array, Any]:
+    """D logits [N, 1] in train mode, and the BN running statistics after this forward (on whole images when a
+    mesh is given: see the module docstring)."""
+    if mesh is not None:
+        x = jax.lax.with_sharding_constraint(x, whole_images(mesh, x.shape[0]))
     logits, upd = cfg.discriminator.apply(
         {"params": d_params, "batch_stats": stats}, x, train=True, mutable=["batch_stats"]
     )
     return logits, upd["batch_stats"]
 
 
-def train_step(cfg: StepConfig, state: TrainState, batch: dict[str, jax.Array], vgg_params: Any):
+def train_step(
+    cfg: StepConfig, state: TrainState, batch: dict[str, jax.Array], vgg_params: Any, mesh: Mesh | None = None
+):
     """One G update (and one D update with a GAN loss): returns (new state, {loss name: scalar}).
 
     Args:
@@ -76,6 +86,7 @@ def train_step(cfg: StepConfig, state: TrainState, batch: dict[str, jax.Array], 
       state: the current state (donated by the compiled step).
       batch: {"lr": [N, h, w, 3], "hr": [N, h*s, w*s, 3]} float32 in [0, 1] (SRCNN: "lr" already upsampled).
       vgg_params: parameters of `cfg.vgg` ({} without a perceptual loss); never updated.
+      mesh: the data mesh the step is compiled for (None: no sharding constraints).
     """
     lr, hr = batch["lr"], batch["hr"]
     use_gan = cfg.gan_weight > 0
@@ -89,8 +100,8 @@ def train_step(cfg: StepConfig, state: TrainState, batch: dict[str, jax.Array], 
             feats = lambda x: cfg.vgg.apply({"params": vgg_params}, x)  # noqa: E731
             terms["l_g_percep"] = cfg.perceptual_weight * losses.perceptual_loss(feats, sr, hr, dict(cfg.layer_weights))
         if use_gan:
-            real_logits, d_stats = _d_forward(cfg, state.d_params, d_stats, hr)
-            fake_logits, d_stats = _d_forward(cfg, state.d_params, d_stats, sr)
+            real_logits, d_stats = _d_forward(cfg, state.d_params, d_stats, hr, mesh)
+            fake_logits, d_stats = _d_forward(cfg, state.d_params, d_stats, sr, mesh)
             terms["l_g_gan"] = cfg.gan_weight * losses.ragan_generator_loss(real_logits, fake_logits)
         total = sum(terms.values())
         return total, (sr, terms, d_stats)
@@ -107,9 +118,9 @@ def train_step(cfg: StepConfig, state: TrainState, batch: dict[str, jax.Array], 
         fake = jax.lax.stop_gradient(sr)  # D trains on the fake made before this step's G update, as BasicSR
 
         def d_loss_fn(d_params, stats):
-            _, stats = _d_forward(cfg, d_params, stats, fake)  # BasicSR's detached D(fake): only its BN update
-            real_logits, stats = _d_forward(cfg, d_params, stats, hr)
-            fake_logits, stats = _d_forward(cfg, d_params, stats, fake)
+            _, stats = _d_forward(cfg, d_params, stats, fake, mesh)  # BasicSR's detached D(fake): only its BN update
+            real_logits, stats = _d_forward(cfg, d_params, stats, hr, mesh)
+            fake_logits, stats = _d_forward(cfg, d_params, stats, fake, mesh)
             l_d_real, l_d_fake = losses.ragan_discriminator_losses(real_logits, fake_logits)
             aux = {"l_d_real": l_d_real, "l_d_fake": l_d_fake}
             aux.update(out_d_real=jnp.mean(real_logits), out_d_fake=jnp.mean(fake_logits))
@@ -137,7 +148,7 @@ def compile_train_step(cfg: StepConfig, mesh: Mesh) -> Callable[[TrainState, dic
     """
     repl = replicated(mesh)
     return jax.jit(
-        lambda state, batch, vgg_params: train_step(cfg, state, batch, vgg_params),
+        lambda state, batch, vgg_params: train_step(cfg, state, batch, vgg_params, mesh),
         in_shardings=(repl, None, repl),
         out_shardings=(repl, repl),
         donate_argnums=0,

@@ -3,6 +3,7 @@ donation and single compilation; one step on 4 devices equals one step on 1 devi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -191,6 +192,51 @@ def test_step_on_four_devices_equals_one_device():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split()[0] == "EQUAL" and int(proc.stdout.split()[1]) > 100
+
+
+ROWS_GAN = textwrap.dedent(
+    """
+    import json, jax, numpy as np, optax
+    from esrgan_jax import sharding
+    sharding.use_cpu_cores(2)
+    from esrgan_jax.training import state as train_state, step as train_steps
+    from esrgan_jax.models import RRDBNet, VGGStyleDiscriminator
+    g, d = RRDBNet(num_feat=8, num_block=1, num_grow_ch=8), VGGStyleDiscriminator(num_feat=8)
+    cfg = train_steps.StepConfig(generator=g, g_tx=optax.adam(1e-4), pixel_loss="l1", gan_weight=5e-3,
+                                 discriminator=d, d_tx=optax.adam(1e-4))
+    batch = {"lr": np.zeros((1, 32, 32, 3), np.float32), "hr": np.zeros((1, 128, 128, 3), np.float32)}
+    mesh = sharding.mesh_for(batch["lr"].shape)
+    d_vars = lambda: d.init(jax.random.PRNGKey(1), batch["hr"], train=False)
+    state = jax.eval_shape(lambda: train_state.create_train_state(
+        g.init_params(jax.random.PRNGKey(0)), cfg.g_tx, d_variables=d_vars(), d_tx=cfg.d_tx))
+    shapes = sharding.shapes(state, sharding.replicated(mesh)), sharding.batch_shapes(batch, mesh), {}
+    hlo = train_steps.compile_train_step(cfg, mesh).lower(*shapes).compile().as_text()
+    kinds = ("all-reduce", "all-gather", "collective-permute", "reduce-scatter")
+    names = [line.split('op_name="')[1].split('"')[0] for line in hlo.splitlines()
+             if 'op_name="' in line and any(f"{k}(" in line or f"{k}-start(" in line for k in kinds)]
+    print(json.dumps({"devices": mesh.devices.size, "spec": str(shapes[1]["lr"].sharding.spec),
+                      "g": sum("RRDBNet" in n for n in names), "d": sum("Discriminator" in n for n in names)}))
+    """
+)
+
+
+def test_discriminator_never_takes_a_batch_split_by_rows():
+    # Split by rows inside the whole GAN step, D's parameter gradients differed between executions of one
+    # compiled step on XLA:CPU (the study's perceptual fine-tune gave other numbers every run): D gets whole
+    # images while the generator keeps its rows, so no collective of the compiled step belongs to D.
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "ESRGAN_JAX_CPU_DEVICES")}
+    proc = subprocess.run(
+        [sys.executable, "-c", ROWS_GAN],
+        cwd=REPO,
+        env=dict(env, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.splitlines()[-1])
+    assert got["devices"] == 2 and got["spec"] == "P(None, 'data')", got  # the image's rows are split
+    assert got["g"] > 0 and got["d"] == 0, got
 
 
 def test_put_batch_rejects_nothing_and_keeps_values(mse_step):
