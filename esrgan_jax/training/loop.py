@@ -33,7 +33,7 @@ def _check_finite(step: int, metrics: dict[str, float], manager: Any) -> None:
             raise NonFiniteLossError(f"step {step}: loss {name} is {value} (non-finite); training stopped, {kept}")
 
 
-def _prepare_batch(run: Run, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def prepare_batch(run: Run, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """A pipeline batch as the generator takes it: Y only for a one-channel generator (SRCNN's own setting),
     the bicubic-upsampled LR for a pre-upsampling one."""
     if run.generator.in_channels == 1:
@@ -52,7 +52,7 @@ def compile_step(run: Run, state_shapes: TrainState, vgg_params: Any) -> Callabl
     n, s = run.config.data.batch_size // jax.process_count(), run.config.data.scale
     side = run.lr_side
     zeros = {"lr": np.zeros((n, side, side, 3), np.float32), "hr": np.zeros((n, side * s, side * s, 3), np.float32)}
-    batch = sharding.batch_shapes(_prepare_batch(run, zeros), run.mesh)
+    batch = sharding.batch_shapes(prepare_batch(run, zeros), run.mesh)
     vgg = sharding.shapes(vgg_params, sharding.replicated(run.mesh))
     return compilation.compile_and_release(compile_train_step(run.step_cfg, run.mesh), state_shapes, batch, vgg)
 
@@ -88,7 +88,7 @@ def train_loop(
     d_steps, d_separated = 0, 0.0
     try:
         while step < run.total:
-            placed = sharding.put_batch(_prepare_batch(run, next(batches)), run.mesh)
+            placed = sharding.put_batch(prepare_batch(run, next(batches)), run.mesh)
             state, metrics = step_fn(state, placed, vgg_params)
             metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
             step += 1
