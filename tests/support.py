@@ -83,3 +83,10 @@ def write_lpips_j_h5(folder: Path) -> tuple[Path, Path]:
         for i in range(5):
             f[f"lin{i}"] = lin_sd[f"lin{i}.model.1.weight"].numpy().transpose(2, 3, 1, 0)
     return folder / "vgg16_weights.h5", folder / "lpips_lin.h5"
+
+
+def lpips_images(seed: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Two image batches in [-1, 1] (LPIPS's range) that differ by noise of std 0.3: distances of about 0.1-1."""
+    rng = np.random.default_rng(seed)
+    x = np.tanh(rng.normal(size=shape)).astype(np.float32)
+    return x, np.clip(x + 0.3 * rng.normal(size=shape), -1, 1).astype(np.float32)

@@ -16,16 +16,13 @@ import torch
 
 from esrgan_jax.models.lpips import LPIPS, lpips_distance, normalize_channels
 from testkit.lpips_oracle import backbone
-from tests.support import write_lpips_j_h5
+from tests.support import lpips_images, write_lpips_j_h5
 from weights_conversion.lpips import convert_files
 
 
 @pytest.fixture(scope="module")
 def images():
-    rng = np.random.default_rng(0)
-    x = np.tanh(rng.normal(size=(2, 48, 40, 3))).astype(np.float32)
-    y = np.clip(x + 0.3 * rng.normal(size=x.shape), -1, 1).astype(np.float32)
-    return x, y
+    return lpips_images(0, (2, 48, 40, 3))
 
 
 def _torch_lpips(model, x, y) -> np.ndarray:

@@ -17,7 +17,7 @@ import torch
 from esrgan_jax.models.lpips import LPIPS
 from esrgan_jax.models.store import load_lpips
 from testkit.lpips_oracle import backbone
-from tests.support import write_lpips_j_h5
+from tests.support import lpips_images, write_lpips_j_h5
 from weights_conversion.__main__ import main as convert_main
 from weights_conversion.common import ConversionError
 from weights_conversion.lpips import convert_files
@@ -25,10 +25,7 @@ from weights_conversion.lpips import convert_files
 
 @pytest.fixture(scope="module")
 def images():
-    rng = np.random.default_rng(1)
-    x = np.tanh(rng.normal(size=(1, 40, 32, 3))).astype(np.float32)
-    y = np.clip(x + 0.3 * rng.normal(size=x.shape), -1, 1).astype(np.float32)
-    return x, y
+    return lpips_images(1, (1, 40, 32, 3))
 
 
 @pytest.fixture(scope="module")
