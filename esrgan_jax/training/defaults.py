@@ -65,8 +65,9 @@ def base_config() -> ml_collections.ConfigDict:
         gan_weight=0.0,
     )
 
-    # Adam for G (and D); lr is multiplied by gamma at each milestone (PyTorch MultiStepLR).
-    config.optim = dict(lr=1e-4, d_lr=1e-4, b1=0.9, b2=0.999, milestones=(), gamma=0.5, ema_decay=0.0)
+    # Adam for G (and D); lr is multiplied by gamma at each milestone (PyTorch MultiStepLR). d_warmup: the first
+    # steps train only D (G held), so a fresh discriminator first learns the starting generator's output.
+    config.optim = dict(lr=1e-4, d_lr=1e-4, b1=0.9, b2=0.999, milestones=(), gamma=0.5, ema_decay=0.0, d_warmup=0)
 
     # Which generator parameters train: ordered (regex, "train" | "freeze") pairs; every parameter must match.
     config.train_rules = TRUNK_ONLY

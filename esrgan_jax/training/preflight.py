@@ -95,6 +95,11 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[str, dict[str, Any]
     scale = int(hparams.get("scale", config.data.scale))
     if scale != config.data.scale:
         raise UserError(f"config.model.scale={scale} but config.data.scale={config.data.scale}; make them agree")
+    if config.optim.d_warmup < 0 or (config.optim.d_warmup and not config.loss.gan_weight > 0):
+        raise UserError(
+            f"config.optim.d_warmup={config.optim.d_warmup}: expected 0, or a number of steps with a GAN loss "
+            "(config.loss.gan_weight > 0)"
+        )
     if config.loss.gan_weight > 0:
         hr_side = config.data.lr_patch * scale
         if hr_side != config.discriminator.input_size:

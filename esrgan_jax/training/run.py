@@ -90,6 +90,7 @@ def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hpara
         discriminator=discriminator,
         d_tx=optim.adam(config.optim, lr=config.optim.d_lr) if discriminator else None,
         ema_decay=config.optim.ema_decay,
+        d_warmup=config.optim.d_warmup,
     )
     run = Run(config, workdir, kind, hparams, generator, step_cfg, mesh, train_ds, val_ds, spe, total, lr_side,
               lead=jax.process_index() == 0)  # fmt: skip

@@ -48,6 +48,7 @@ class StepConfig:
       discriminator: the discriminator module (required with `gan_weight > 0`).
       d_tx: discriminator optimizer.
       ema_decay: EMA decay of the generator parameters (0 disables EMA).
+      d_warmup: steps at the start in which only D trains: G's parameters and optimizer state are held.
     """
 
     generator: nn.Module
@@ -61,6 +62,7 @@ class StepConfig:
     discriminator: nn.Module | None = None
     d_tx: optax.GradientTransformation | None = None
     ema_decay: float = 0.0
+    d_warmup: int = 0
 
 
 def _d_forward(
@@ -112,6 +114,11 @@ def train_step(
     metrics = dict(metrics, l_g_total=l_g_total)
     updates, g_opt = cfg.g_tx.update(g_grads, state.g_opt, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
+    if cfg.d_warmup:  # a fresh D first learns the starting G's output; G is held (one program for every step)
+        hold = state.step < cfg.d_warmup
+        g_params, g_opt = jax.tree.map(
+            lambda old, upd: jnp.where(hold, old, upd), (state.g_params, state.g_opt), (g_params, g_opt)
+        )
     new = state.replace(step=state.step + 1, g_params=g_params, g_opt=g_opt, d_batch_stats=d_stats)
 
     if use_gan:

@@ -28,6 +28,19 @@ def test_guard_config_errors_are_one_line(assets, field, value, message):
     assert str(e.value) == message
 
 
+@pytest.mark.parametrize(("name", "warmup"), [("mse", 10), ("perceptual", -1)])
+def test_discriminator_warmup_needs_a_gan_loss_and_a_step_count(assets, name, warmup):
+    config = tiny(name, assets)
+    config.optim.d_warmup = warmup
+    with pytest.raises(UserError) as e:
+        preflight.check_config(config)
+    assert str(e.value) == (
+        f"config.optim.d_warmup={warmup}: expected 0, or a number of steps with a GAN loss (config.loss.gan_weight > 0)"
+    )
+    config.optim.d_warmup = 0
+    preflight.check_config(config)
+
+
 def test_check_config_returns_kind_and_hparams(assets):
     assert preflight.check_config(tiny("mse", assets)) == (
         "rrdbnet",

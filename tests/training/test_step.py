@@ -119,6 +119,34 @@ def test_esrgan_step_matches_basicsr_torch():
     assert not np.allclose(state.d_batch_stats["bn0_1"]["mean"], d0["batch_stats"]["bn0_1"]["mean"])
 
 
+def test_discriminator_warmup_holds_the_generator_and_trains_d_as_the_full_step():
+    g, d = RRDBNet(**TINY), VGGStyleDiscriminator(num_feat=8)
+    gp = g.init_params(jax.random.PRNGKey(0))
+    dv = d.init(jax.random.PRNGKey(1), np.zeros((1, 128, 128, 3), np.float32), train=False)
+    rng = np.random.default_rng(0)
+    batch = {"lr": rng.random((1, 32, 32, 3), np.float32), "hr": rng.random((1, 128, 128, 3), np.float32)}
+    mesh = sharding.make_mesh()
+    out = {}
+    for warmup in (0, 1):
+        cfg = train_steps.StepConfig(generator=g, g_tx=optax.adam(1e-3), pixel_loss="l1", gan_weight=5e-3,
+                                     discriminator=d, d_tx=optax.adam(1e-3), d_warmup=warmup)  # fmt: skip
+        start = jax.device_get(train_state.create_train_state(gp, cfg.g_tx, d_variables=dv, d_tx=cfg.d_tx))
+        step = train_steps.compile_train_step(cfg, mesh)
+        first, _ = step(sharding.put_replicated(start, mesh), sharding.put_batch(batch, mesh), {})
+        first = jax.device_get(first)
+        second, _ = step(sharding.put_replicated(first, mesh), sharding.put_batch(batch, mesh), {})
+        out[warmup] = first, jax.device_get(second)
+    held, full = out[1][0], out[0][0]
+    # The warm-up step: G and its Adam state as they were; D, its Adam state and BN statistics as the full step's.
+    jax.tree.map(np.testing.assert_array_equal, held.g_params, jax.device_get(gp))
+    jax.tree.map(np.testing.assert_array_equal, held.g_opt, start.g_opt)
+    jax.tree.map(np.testing.assert_array_equal, (held.d_params, held.d_opt, held.d_batch_stats),
+                 (full.d_params, full.d_opt, full.d_batch_stats))  # fmt: skip
+    assert not np.array_equal(full.g_params["conv_first"]["kernel"], gp["conv_first"]["kernel"])
+    # Past the warm-up, G trains again.
+    assert not np.array_equal(out[1][1].g_params["conv_first"]["kernel"], gp["conv_first"]["kernel"])
+
+
 @pytest.fixture(scope="module")
 def mse_step():
     g = RRDBNet(**TINY)
