@@ -9,10 +9,10 @@ fake, real, fake (D step).
 Data parallelism (`esrgan_jax.sharding`): the batch is split over a 1-D `data` mesh axis (by images, or by rows
 when the batch is smaller than the device count) and the state is replicated; XLA inserts the gradient
 all-reduce (and the convolutions' halo exchange), and BatchNorm statistics are computed over the global batch
-as on one device. The discriminator alone never takes rows: split by rows inside the whole step, its parameter
-gradients changed from one execution to the next on XLA:CPU (the generator's and VGG's did not), and Adam's
-first steps turn those last-bit differences of near-zero gradients into +-lr, so identical runs diverged. On
-whole images (a copy per device when the batch does not divide) it is repeatable, and not slower at batch 1.
+as on one device. The discriminator alone takes whole images (a copy per device when the devices do not divide
+the batch): split by rows inside the whole step, its parameter gradients are not repeatable on XLA:CPU, and
+Adam's first steps on a fresh discriminator turn last-bit differences of near-zero gradients into steps of +-lr
+(experiments/finetune_study/README.md, "Reproducibility").
 """
 
 from __future__ import annotations
