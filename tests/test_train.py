@@ -24,7 +24,7 @@ from testkit.train_assets import TINY_G
 from testkit.train_assets import tiny_config as tiny
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = ("mse", "perceptual", "esrgan_x4", "psnr_x4", "demo", "srcnn")
+CONFIGS = ("mse", "perceptual", "perceptual_esrgan", "esrgan_x4", "psnr_x4", "demo", "srcnn")
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -33,7 +33,7 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
     result = train.train_and_evaluate(config, tmp_path)
     out = capsys.readouterr().out
     assert result["step"] == 2
-    assert result["start"] == ("converted" if name in ("mse", "perceptual", "esrgan_x4") else "scratch")
+    assert result["start"] == ("converted" if name in ("mse", "perceptual", "perceptual_esrgan", "esrgan_x4") else "scratch")
     assert "parameters by rule (first match wins)" in out and "| bicubic |" in out
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["split"] == "train"] == [1, 2]
@@ -51,15 +51,17 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
     lr = np.zeros((1, 16, 16, 3), np.float32)
     x = np.zeros((1, 64, 64, 1), np.float32) if name == "srcnn" else lr  # srcnn: Y only, bicubic-upsampled
     assert module.apply({"params": params}, x).shape == (1, 64, 64, x.shape[-1])
-    if name in ("mse", "perceptual"):  # trunk only: the rest is exactly the converted generator
+    if name in ("mse", "perceptual", "perceptual_esrgan"):  # trunk only: the rest is exactly the converted generator
         _, converted = load_variables(assets / "gen")
         np.testing.assert_array_equal(params["conv_first"]["kernel"], converted["params"]["conv_first"]["kernel"])
         np.testing.assert_array_equal(params["conv_last"]["bias"], converted["params"]["conv_last"]["bias"])
         assert not np.array_equal(
             params["body_0"]["rdb1"]["conv1"]["kernel"], converted["params"]["body_0"]["rdb1"]["conv1"]["kernel"]
         )
-    if name == "perceptual":
-        train_rows = [r for r in rows if r["split"] == "train"]
+    train_rows = [r for r in rows if r["split"] == "train"]
+    if name == "perceptual":  # VGG + L1, no discriminator
+        assert {"l_g_percep", "l_g_pix"} <= set(train_rows[0]) and "l_g_gan" not in train_rows[0]
+    if name == "perceptual_esrgan":
         assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake", "d_separated"} <= set(train_rows[0])
         assert train_rows[0]["d_separated"] in (0.0, 1.0)  # log_every=1: one step's flag, not a fraction
 
@@ -92,10 +94,10 @@ def test_step_compiles_before_the_state_exists_and_not_for_a_finished_run(assets
     for name in ("compile_step", "initial_state"):
         inner = getattr(trainer, name)
         monkeypatch.setattr(trainer, name, lambda *a, _f=inner, _n=name: calls.append(_n) or _f(*a))
-    result = train.train_and_evaluate(tiny("perceptual", assets), tmp_path)
+    result = train.train_and_evaluate(tiny("perceptual_esrgan", assets), tmp_path)
     assert (calls, result["step"]) == (["compile_step", "initial_state"], 2)
     calls.clear()
-    again = train.train_and_evaluate(tiny("perceptual", assets), tmp_path)  # at its last step: nothing to compile
+    again = train.train_and_evaluate(tiny("perceptual_esrgan", assets), tmp_path)  # at its last step: nothing to compile
     assert (calls, again["start"], again["step"]) == (["initial_state"], "resume", 2)
 
 
@@ -166,13 +168,17 @@ def test_perceptual_layers_default_to_conv5_and_bad_pairs_are_one_line(tmp_path,
     assert preflight.perceptual_layers(loss) == (("conv5_3", 1.0),)
     loss.perceptual_layers = (("conv3_3", 1), ("conv5_3", 0.5))
     assert preflight.perceptual_layers(loss) == (("conv3_3", 1.0), ("conv5_3", 0.5))
+    loss.perceptual_layers = (("conv1_2", 0.1), ("conv3", 1), ("conv5", 1))  # a stage: its last conv
+    assert preflight.perceptual_layers(loss) == (("conv1_2", 0.1), ("conv3_3", 1.0), ("conv5_3", 1.0))
+    loss.perceptual_net = "vgg19"
+    assert preflight.perceptual_layers(loss) == (("conv1_2", 0.1), ("conv3_4", 1.0), ("conv5_4", 1.0))
     bad = '(("conv5_4", 1.0), ("conv5_3", 1.0))'  # conv5_3 exists in VGG19 too; conv5_4 not in VGG16
     code, err = _cli(["--config", "demo", "--workdir", str(tmp_path), "--config.loss.perceptual_net=vgg16",
                       f"--config.loss.perceptual_layers={bad}"], capsys)  # fmt: skip
     assert code == 2
     assert err == (
         "error: config.loss.perceptual_layers: ('conv5_4', 1.0) is not a (layer, weight) pair with a vgg16 layer "
-        "such as 'conv5_3' and a number\n"
+        "such as 'conv5_3' or 'conv5' and a number\n"
     )
     assert not (tmp_path / "checkpoints").exists()
 

@@ -61,21 +61,33 @@ def resolve_select(config: ml_collections.ConfigDict) -> str | None:
     return select
 
 
+def _stage_ends(net: str) -> dict[str, str]:
+    """`conv3` -> the last conv of stage 3 of `net` (`conv3_4` in VGG19, `conv3_3` in VGG16)."""
+    ends = {}
+    for name in layer_names(net):
+        if name.startswith("conv"):
+            ends[name.split("_")[0]] = name
+    return ends
+
+
 def perceptual_layers(loss: ml_collections.ConfigDict) -> tuple[tuple[str, float], ...]:
-    """`config.loss.perceptual_layers` checked, as (layer, weight) pairs; () means the net's conv5 alone."""
+    """`config.loss.perceptual_layers` checked, as (layer, weight) pairs; () means the net's conv5 alone.
+
+    A stage name (`conv3`) stands for the stage's last conv, so one recipe names the same layers in VGG19 and VGG16.
+    """
     pairs, net = loss.perceptual_layers, loss.perceptual_net
     if not pairs:
         return ((PERCEPTUAL_NETS[net], 1.0),)
-    names = layer_names(net)
+    names, ends = layer_names(net), _stage_ends(net)
     out = []
     for pair in pairs:
-        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and pair[0] in names
+        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and (pair[0] in names or pair[0] in ends)
         if not ok or isinstance(pair[1], bool) or not isinstance(pair[1], (int, float)):
             raise UserError(
                 f"config.loss.perceptual_layers: {pair!r} is not a (layer, weight) pair with a {net} layer such as "
-                f"'{PERCEPTUAL_NETS[net]}' and a number"
+                f"'{PERCEPTUAL_NETS[net]}' or 'conv5' and a number"
             )
-        out.append((pair[0], float(pair[1])))
+        out.append((ends.get(pair[0], pair[0]), float(pair[1])))
     return tuple(out)
 
 
