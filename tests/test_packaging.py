@@ -12,7 +12,7 @@ from ml_collections import config_flags
 from esrgan_jax import train
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("demo", "esrgan_x4", "mse", "perceptual", "psnr_x4", "srcnn")
+NAMES = ("demo", "esrgan_x4", "mse", "perceptual", "perceptual_esrgan", "psnr_x4", "srcnn")
 
 
 def test_pyproject_lists_every_package_and_maps_configs_into_esrgan_jax():

@@ -2,7 +2,7 @@
 
 One command that checks what the design promises on a GPU and measures it, within a short lease of the machine:
 the environment, the conversion parity cores against PyTorch (benchmarks/gpu/parity.py), two training steps of
-the `mse` and `perceptual` configs and Set5 scoring (benchmarks/gpu/smoke.py), then speed rows of esrgan-jax and
+the `mse` and `perceptual_esrgan` configs and Set5 scoring (benchmarks/gpu/smoke.py), then speed rows of esrgan-jax and
 PyTorch side by side (benchmarks/gpu/speed.py, benchmarks/gpu/torch_cuda.py). Every section is timed and its failure
 recorded without losing the others; speed rows that would not fit the time budget are skipped and listed. DIR
 gets gpu_check.json and gpu_check.md (benchmarks/gpu/report.py), rewritten after every section and row, so even

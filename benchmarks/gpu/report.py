@@ -75,7 +75,7 @@ def _speed(records: list[dict[str, Any]]) -> list[str]:
 RENDER = {"parity": _parity, "train_smoke": _train, "set5": _set5, "speed": _speed}
 TITLES = {
     "parity": "Correctness: converted models vs PyTorch (CPU, float32), JAX at highest precision",
-    "train_smoke": "Training smoke: 2 steps of the tiny `mse` and `perceptual` configs",
+    "train_smoke": "Training smoke: 2 steps of the tiny `mse` and `perceptual_esrgan` configs",
     "set5": "Set5 x4",
     "speed": "Speed (median of repeated calls after warm-up; peak MiB: PyTorch per row, JAX the process's so far)",
 }

@@ -1,4 +1,4 @@
-"""The GPU check's end-to-end part: two training steps of the `mse` and `perceptual` configs, and Set5 scoring.
+"""The GPU check's end-to-end part: two training steps of the `mse` and `perceptual_esrgan` configs, and Set5 scoring.
 
 Training uses tests/test_train.py's tiny configs and assets (testkit/train_assets.py): an 8-feature RRDBNet, a
 random VGG19 cut at conv2_2, batch 2, so the jit-compiled MSE and perceptual (VGG + RaGAN + L1) steps, the data
@@ -19,7 +19,7 @@ from typing import Any
 SET5_BICUBIC = {"psnr_y": 28.4290, "ssim_y": 0.81114, "psnr_rgb": 26.6921, "ssim_rgb": 0.77309}
 # The CPU numbers are rounded to 4 / 5 decimals; a backend whose metrics drift further than this is reported.
 SET5_TOL = {"psnr_y": 1e-3, "ssim_y": 1e-4, "psnr_rgb": 1e-3, "ssim_rgb": 1e-4}
-CONFIGS = ("mse", "perceptual")
+CONFIGS = ("mse", "perceptual_esrgan")
 
 
 def _losses(workdir: Path) -> list[dict[str, Any]]:

@@ -4,9 +4,9 @@ Runs `python -m esrgan_jax.train TRAIN ARGS` inside this process while a thread 
 every 0.2 s, and marks the phases of the run: the training state built, each validation, the train step's
 compile, each checkpoint written, the export at the end. It prints one row per mark (seconds since start, RSS
 at the mark, the peak since the previous mark) and the peak of the whole run; `--json` writes the rows and every
-sample. The README's memory numbers for the study's perceptual fine-tune come from it, e.g.
+sample. The docs' memory numbers for the GAN fine-tune come from it, e.g.
 
-    python -m benchmarks.memory.train --json perceptual_memory.json -- --config perceptual \\
+    python -m benchmarks.memory.train --json perceptual_memory.json -- --config perceptual_esrgan \\
         --config.train.steps=80 --config.train.eval_every=20 --config.train.save_every=20 ...
 
 Run it as its own process: the train CLI sets up the devices and malloc for the whole process.

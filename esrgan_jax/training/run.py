@@ -48,16 +48,28 @@ def _open(spec: str, split: str, scale: int, skip_bad: bool) -> PairedDataset:
     return open_dataset(spec, scale, split=split or None, skip_bad=skip_bad)
 
 
+def loss_terms(loss: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The generator loss of `config.loss` as StepConfig fields: pixel loss and weight, VGG layers and weights, GAN."""
+    return dict(
+        pixel_loss=loss.pixel,
+        pixel_weight=loss.pixel_weight,
+        perceptual_weight=loss.perceptual_weight,
+        layer_weights=perceptual_layers(loss),
+        gan_weight=loss.gan_weight,
+    )
+
+
 def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hparams: dict[str, Any]) -> Run:
     """The networks (generator, optional discriminator and VGG), optimisers with the freeze table, data, mesh."""
     dtype = compute_dtype(config.train.dtype)
     loss, data = config.loss, config.data
     generator = build_model(kind, hparams, dtype=dtype)
     discriminator = VGGStyleDiscriminator(**dict(config.discriminator), dtype=dtype) if loss.gan_weight > 0 else None
+    terms = loss_terms(loss)
     vgg = None
-    layer_weights = perceptual_layers(loss)
     if loss.perceptual_weight > 0:
-        vgg = VGGFeatures(arch=loss.perceptual_net, layers=tuple(name for name, _ in layer_weights), dtype=dtype)
+        layers = tuple(name for name, _ in terms["layer_weights"])
+        vgg = VGGFeatures(arch=loss.perceptual_net, layers=layers, dtype=dtype)
 
     # Every process reads its own shard; the global batch is split over processes, then devices. One process
     # splits it over as many devices as divide its images, else its rows (a CPU's cores).
@@ -81,12 +93,8 @@ def build_run(config: ml_collections.ConfigDict, workdir: Path, kind: str, hpara
     step_cfg = StepConfig(
         generator=generator,
         g_tx=g_tx,
-        pixel_loss=loss.pixel,
-        pixel_weight=loss.pixel_weight,
-        perceptual_weight=loss.perceptual_weight,
+        **terms,
         vgg=vgg,
-        layer_weights=layer_weights,
-        gan_weight=loss.gan_weight,
         discriminator=discriminator,
         d_tx=optim.adam(config.optim, lr=config.optim.d_lr) if discriminator else None,
         ema_decay=config.optim.ema_decay,

@@ -74,12 +74,12 @@ def test_parity_numbers_are_real(smoke):
 def test_training_smoke_and_set5(smoke):
     report, md = smoke
     trained = report["sections"]["train_smoke"]["result"]
-    assert set(trained) == {"mse", "perceptual"}
+    assert set(trained) == {"mse", "perceptual_esrgan"}
     for name, run in trained.items():
         assert run["ok"] is True and run["steps"] == 2 and run["start"] == "converted", name
         assert [r["step"] for r in run["losses"]] == [1, 2]
         assert all(math.isfinite(v) and v > 0 for r in run["losses"] for k, v in r.items() if k != "step")
-    assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"} <= set(trained["perceptual"]["losses"][0])
+    assert {"l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"} <= set(trained["perceptual_esrgan"]["losses"][0])
     if not SET5.is_dir():
         pytest.skip(f"{SET5} is absent")
     set5 = report["sections"]["set5"]["result"]

@@ -28,7 +28,7 @@ def test_guard_config_errors_are_one_line(assets, field, value, message):
     assert str(e.value) == message
 
 
-@pytest.mark.parametrize(("name", "warmup"), [("mse", 10), ("perceptual", -1)])
+@pytest.mark.parametrize(("name", "warmup"), [("mse", 10), ("perceptual_esrgan", -1)])
 def test_discriminator_warmup_needs_a_gan_loss_and_a_step_count(assets, name, warmup):
     config = tiny(name, assets)
     config.optim.d_warmup = warmup

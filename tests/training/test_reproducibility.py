@@ -28,7 +28,7 @@ RUN = textwrap.dedent(
     from esrgan_jax.training.trainer import train_and_evaluate
     from testkit.train_assets import tiny_config
     steps, assets, workdir = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    config = tiny_config("perceptual", assets, steps=steps, eval_every=2)
+    config = tiny_config("perceptual_esrgan", assets, steps=steps, eval_every=2)
     config.data.batch_size = 1  # one image over both devices: the generator's batch is split by rows
     train_and_evaluate(config, workdir)
     """
