@@ -25,6 +25,7 @@ from benchmarks.common.machine import describe
 from esrgan_jax.data.pairing import pair_folders
 from esrgan_jax.models.store import META_FILE, read_meta
 from esrgan_jax.training.recorder import METRICS_FILE
+from experiments.finetune_study import ablation
 from experiments.finetune_study.data import real_weights, study_sets
 
 TRUNK_AND_ALL = '((".*", "train"),)'
@@ -57,7 +58,7 @@ def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps
         "mse-full": ["--config", "mse", *finetune, f"--config.train_rules={TRUNK_AND_ALL}",
                      "--config.train.eval_every=100"],
         "perceptual-trunk": ["--config", "perceptual", *finetune, "--config.loss.perceptual_net=vgg16",
-                             f"--config.init.vgg16={w['vgg16']}", "--config.train.eval_every=160"],
+                             f"--config.init.vgg16={w['vgg16']}", "--config.train.eval_every=80"],
         # The srcnn config's Adam 1e-3 then x0.1, on fewer steps (the last quarter at 1e-4) to fit the time budget.
         "srcnn": ["--config", "srcnn", f"--config.data.train={d['T91']}", "--config.data.train_split=",
                   f"--config.data.val={d['Set5']}", "--config.data.val_split=", f"--config.train.steps={srcnn_steps}",
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/study", help="output folder (weights, data, runs, eval, STUDY.md)")
     p.add_argument("--only", nargs="*", default=None, help="train only these runs (default: all)")
     p.add_argument("--srcnn-steps", type=int, default=4000, help="SRCNN training steps (its config: 8000)")
+    p.add_argument(
+        "--ablation",
+        action="store_true",
+        help="instead: the perceptual recipe's ablation (runs not yet exported, then OUT/ABLATION.md)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out).absolute()
     runs, logs = out / "runs", out / "logs"
@@ -83,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     lr_dir, hr_dir = data["train"].split(":")
     pairing = pair_folders(lr_dir, hr_dir, 4, progress=False).format()
     print(pairing)
-    for name, cmd in training_runs(weights, data, runs, args.srcnn_steps).items():
+    commands = training_runs(weights, data, runs, args.srcnn_steps)
+    if args.ablation:
+        return run_ablation(out, weights, data, commands["perceptual-trunk"], args.only)
+    for name, cmd in commands.items():
         if args.only is None or name in args.only:
             print(f"training {name} ...", flush=True)
             times[name] = run_timed(["esrgan_jax.train", *cmd, "--workdir", str(runs / name)], logs / f"{name}.log")
@@ -95,6 +104,49 @@ def main(argv: list[str] | None = None) -> int:
     cmd = ["esrgan_jax.evaluate", *[f"--data={s}" for s in sets], *[f"--method={m}" for m in methods]]
     times["evaluate"] = run_timed([*cmd, f"--lpips={weights['lpips']}", f"--out={out / 'eval'}"], logs / "eval.log")
     write_study(out, pairing, times)
+    return 0
+
+
+def run_ablation(
+    out: Path, weights: dict[str, Path], data: dict[str, str], perceptual: list[str], only: list[str] | None
+) -> int:
+    """Trains the ablation runs (and the study's perceptual run) not yet exported, evaluates them beside x4plus
+    on the test sets in OUT/ablation/ and writes OUT/ABLATION.md."""
+    runs, times = out / "runs", {}
+    for name, cmd in {ablation.MAIN_RUN: perceptual, **ablation.ablation_runs(perceptual)}.items():
+        done = (runs / name / "export" / META_FILE).is_file()
+        if (only is None or name in only) and not done:
+            print(f"training {name} ...", flush=True)
+            times[name] = run_timed(
+                ["esrgan_jax.train", *cmd, "--workdir", str(runs / name)], out / "logs" / f"{name}.log"
+            )
+            print(f"  {times[name]}", flush=True)
+    methods = [f"x4plus={weights['x4plus']}"]
+    methods += [
+        f"{n}={runs / n}"
+        for n in sorted(p.name for p in runs.iterdir())
+        if n == ablation.MAIN_RUN or n.startswith("ablation-")
+        if (runs / n / "export" / META_FILE).is_file()
+    ]
+    sets = [data["Set5"], data["Set14"], data["B100-test"]]
+    cmd = ["esrgan_jax.evaluate", *[f"--data={s}" for s in sets], *[f"--method={m}" for m in methods]]
+    times["evaluate"] = run_timed(
+        [*cmd, f"--lpips={weights['lpips']}", f"--out={out / 'ablation'}"], out / "logs" / "ablation_eval.log"
+    )
+    summary = json.loads((out / "ablation" / "summary.json").read_text())
+    machine = describe()
+    text = "\n".join([
+        "# Ablation of the perceptual recipe", "",
+        "PSNR-Y / SSIM-Y (Y, border 4), LPIPS (VGG16, lower is better), RGB colour drift (0-255); val: the run's "
+        "exported step; several seeds: mean ± sd.", "",
+        *ablation.table(runs, summary), "",
+        f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores. Runs trained by this command:", "",
+        "| step | wall | peak RSS |", "| --- | --- | --- |",
+        *[f"| {k} | {v['wall_s'] / 60:.1f} min | {v['peak_rss_mib']} MiB |" for k, v in times.items()], "",
+    ])  # fmt: skip
+    (out / "ABLATION.md").write_text(text)
+    (out / "ablation.json").write_text(json.dumps({"times": times, "machine": machine}, indent=2) + "\n")
+    print(text)
     return 0
 
 
