@@ -2,9 +2,10 @@
 
 Each row is the study's perceptual-trunk command (the `perceptual` config) with one change: pixel L1 alone; the
 five VGG layers + L1 (the config itself); + the relativistic GAN at 5e-3; + that GAN with its discriminator
-trained alone for the first 40 steps. GAN rows run once per seed (`SEEDS`); every run exports its best validated
-step by LPIPS. `table` turns the runs' validations (OUT/runs/<run>/metrics.jsonl) and one evaluation of all of
-them on the test sets (OUT/ablation/summary.json) into OUT/ABLATION.md: mean and standard deviation over seeds.
+trained alone for the first 40 steps. All rows but the first run once per seed (`SEEDS`); every run exports its
+best validated step by LPIPS. `table` turns the runs' validations (OUT/runs/<run>/metrics.jsonl) and one
+evaluation of all of them on the test sets (OUT/ablation/summary.json) into OUT/ABLATION.md: mean and standard
+deviation over seeds.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SEEDS = (0, 1, 2)
 # (label, run-name prefix, flags added to the perceptual-trunk command, seeds)
 ROWS = (
     ("pixel L1 alone", "l1", ("--config.loss.perceptual_weight=0", "--config.train.select=lpips"), (0,)),
-    ("+ five VGG16 layers (the `perceptual` config)", "vgg", (), (0,)),
+    ("+ five VGG16 layers (the `perceptual` config)", "vgg", (), SEEDS),
     ("+ RaGAN 5e-3", "gan", ("--config.loss.gan_weight=5e-3",), SEEDS),
     ("+ RaGAN 5e-3, D trained alone for 40 steps", "gan-warmup",
      ("--config.loss.gan_weight=5e-3", "--config.optim.d_warmup=40"), SEEDS),
