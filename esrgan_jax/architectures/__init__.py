@@ -15,7 +15,7 @@ from typing import Any
 
 import flax.linen as nn
 
-from esrgan_jax.architectures import loss_networks, rrdbnet, srcnn, vgg_discriminator
+from esrgan_jax.architectures import compact, loss_networks, rrdbnet, srcnn, vgg_discriminator
 from esrgan_jax.architectures.record import Architecture, Layout, NcnnReader
 
 # Order matters where a file is recognised: `--kind auto` takes the first record whose `detect` accepts a
@@ -27,6 +27,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     loss_networks.VGG16,
     srcnn.ARCHITECTURE,
     loss_networks.LPIPS_VGG,
+    compact.ARCHITECTURE,
 )
 
 BY_KIND: dict[str, Architecture] = {arch.kind: arch for arch in ARCHITECTURES}

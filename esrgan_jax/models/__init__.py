@@ -8,6 +8,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from esrgan_jax.architectures import GENERATOR_KINDS, MODELS, build_model
+from esrgan_jax.architectures.compact.model import SRVGGNetCompact
 from esrgan_jax.models.discriminator import TorchBatchNorm, VGGStyleDiscriminator
 from esrgan_jax.models.interface import network_input
 from esrgan_jax.models.lpips import LPIPS
@@ -35,6 +36,7 @@ __all__ = [
     "MODELS",
     "RRDBNet",
     "SRCNN",
+    "SRVGGNetCompact",
     "TorchBatchNorm",
     "VGG16Features",
     "VGG19Features",
