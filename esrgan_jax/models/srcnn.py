@@ -32,6 +32,7 @@ class SRCNN(nn.Module):
     dtype: Any = jnp.float32
 
     pre_upsample = True  # the generator interface (with RRDBNet): the input is already upsampled by `scale`
+    input_multiple = 1  # any input size ('SAME' convs)
 
     @property
     def in_channels(self) -> int:

@@ -21,7 +21,7 @@ import orbax.checkpoint as ocp
 
 from esrgan_jax.errors import UserError
 from esrgan_jax.fileio import make_temp_dir
-from esrgan_jax.models import build_model
+from esrgan_jax.models import GENERATOR_KINDS, build_model
 
 FORMAT = "esrgan-jax/1"
 META_FILE = "model.json"
@@ -118,8 +118,8 @@ def load_model(
 
 
 def load_generator(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """(module, params) of a converted or trained generator (RRDBNet or SRCNN), ready for `module.apply`."""
-    module, variables, _ = load_model(path, ("rrdbnet", "srcnn"), **overrides)
+    """(module, params) of a converted or trained generator (any of `GENERATOR_KINDS`), ready for `module.apply`."""
+    module, variables, _ = load_model(path, GENERATOR_KINDS, **overrides)
     return module, variables["params"]
 
 

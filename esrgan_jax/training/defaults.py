@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ml_collections
 
-# fullmatch regexes over "/"-joined generator parameter paths, first match wins: train only the RRDB trunk
-# (`body_<i>/...`), keep conv_first, conv_body and the upsampler exactly as converted.
-TRUNK_ONLY = ((r"body_\d+/.*", "train"), (".*", "freeze"))
+from esrgan_jax.architectures import trunk_regex
+
+# fullmatch regexes over "/"-joined generator parameter paths, first match wins: train only the trunk each
+# architecture record names (RRDBNet's RRDBs `body_<i>/...`, keeping conv_first, conv_body and the upsampler
+# exactly as converted; a compact's whole `body_<i>` stack), freeze the rest.
+TRUNK_ONLY = ((trunk_regex(), "train"), (".*", "freeze"))
 ALL_TRAINABLE = ((".*", "train"),)
 
 
@@ -19,8 +22,9 @@ def base_config() -> ml_collections.ConfigDict:
     """The defaults: ESRGAN x4 generator from converted weights, trunk-only, MSE, Adam 1e-4, batch 1."""
     config = ml_collections.ConfigDict()
 
-    # Generator architecture (the hparams of esrgan_jax.models.build_model). A converted generator brings its
-    # own hparams; these must then match it (they are checked when the weights are loaded).
+    # Generator architecture (the hparams of esrgan_jax.models.build_model). A converted generator of this kind
+    # must match them (checked before anything runs); one of another generator kind (e.g. a compact) brings its
+    # own kind and hparams from its model.json.
     config.model = dict(kind="rrdbnet", scale=4, num_feat=64, num_block=23, num_grow_ch=32)
 
     # Where weights come from: a converted model directory (python -m weights_conversion ...), a training

@@ -91,12 +91,27 @@ def perceptual_layers(loss: ml_collections.ConfigDict) -> tuple[tuple[str, float
     return tuple(out)
 
 
+def converted_architecture(config: ml_collections.ConfigDict, kind: str, hparams: dict) -> tuple[str, dict]:
+    """config.model's kind and hparams, unless config.init.generator is a model directory of another generator
+    kind: its model.json then says what the network is, so any recipe fine-tunes any converted generator."""
+    if is_none(config.init.generator):
+        return kind, hparams
+    try:
+        meta = read_meta(config.init.generator)
+    except CheckpointError:  # find_sources names the missing directory, with the conversion command
+        return kind, hparams
+    if meta["kind"] == kind or meta["kind"] not in GENERATOR_KINDS:
+        return kind, hparams  # check_hparams compares them, or names the kind that is no generator
+    return meta["kind"], dict(meta["hparams"])
+
+
 def check_config(config: ml_collections.ConfigDict) -> tuple[str, dict[str, Any]]:
     """The generator's kind and hyper-parameters, after checking the values a run cannot start without."""
     hparams = dict(config.model)
     kind = hparams.pop("kind")
     if kind not in GENERATOR_KINDS:
         raise UserError(f"config.model.kind: expected one of {', '.join(map(repr, GENERATOR_KINDS))}, got {kind!r}")
+    kind, hparams = converted_architecture(config, kind, hparams)
     compute_dtype(config.train.dtype, "config.train.dtype:")
     if config.loss.pixel not in PIXEL_LOSSES:
         raise UserError(f"config.loss.pixel: expected 'l1' or 'mse', got {config.loss.pixel!r}")
@@ -106,7 +121,9 @@ def check_config(config: ml_collections.ConfigDict) -> tuple[str, dict[str, Any]
     perceptual_layers(config.loss)
     scale = int(hparams.get("scale", config.data.scale))
     if scale != config.data.scale:
-        raise UserError(f"config.model.scale={scale} but config.data.scale={config.data.scale}; make them agree")
+        converted = f"{config.init.generator} (a {kind} model): scale"
+        where = "config.model.scale" if kind == config.model.kind else converted
+        raise UserError(f"{where}={scale} but config.data.scale={config.data.scale}; make them agree")
     if config.optim.d_warmup < 0 or (config.optim.d_warmup and not config.loss.gan_weight > 0):
         raise UserError(
             f"config.optim.d_warmup={config.optim.d_warmup}: expected 0, or a number of steps with a GAN loss "

@@ -7,7 +7,8 @@ float, else an int; an array parameter `k` is written under the key `-23300-k` a
 `.bin`: the weights of the layers that have any, in `.param` order, with no names and no sizes. A
 Convolution stores `weight_data_size` values [out, in, kh, kw] after a 4-byte storage tag (0: float32,
 0x01306B47: float16, padded to a multiple of 4 bytes), then, if it has a bias, `num_output` float32 values
-with no tag. Other tags (int8 0x000D4B38, 256-entry quantisation tables) are refused.
+with no tag; a PReLU stores its `num_slope` float32 slopes with no tag. Other tags (int8 0x000D4B38, 256-entry
+quantisation tables) are refused.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from weights_conversion.common import ConversionError
+from esrgan_jax.architectures.tensors import ConversionError
 
 MAGIC = 7767517
 ARRAY_KEY = -23300  # an array parameter k is written as key -23300-k
@@ -99,17 +100,20 @@ def read_param(path: str | os.PathLike) -> list[Layer]:
 
 
 class ConvWeights(NamedTuple):
-    """What a Convolution reads from the `.bin`: its layer name, weight count and bias count."""
+    """What a layer reads from the `.bin`: a tagged weight array of `weight_size` values (a Convolution's; none
+    when 0), then `bias_size` untagged float32 values (a Convolution's bias, a PReLU's slopes: `raw`)."""
 
     name: str
     weight_size: int
     bias_size: int
+    raw: str = "bias"
 
 
 def bin_size(convs: list[ConvWeights], tag: int) -> int:
     """Bytes of a `.bin` holding `convs` with every weight array stored under `tag` (0 or FP16_TAG)."""
     per_weight = 2 if tag == FP16_TAG else 4
-    return sum(4 + -(-c.weight_size * per_weight // 4) * 4 + 4 * c.bias_size for c in convs)
+    tagged = sum(4 + -(-c.weight_size * per_weight // 4) * 4 for c in convs if c.weight_size)
+    return tagged + sum(4 * c.bias_size for c in convs)
 
 
 def read_bin(path: str | os.PathLike, convs: list[ConvWeights], param_name: str) -> tuple[list, str]:
@@ -117,7 +121,7 @@ def read_bin(path: str | os.PathLike, convs: list[ConvWeights], param_name: str)
 
     Args:
       path: the `.bin` file.
-      convs: the convolutions of the `.param`, in file order.
+      convs: the layers of the `.param` that hold weights, in file order.
       param_name: the `.param` file's name, for messages about a `.bin` that does not belong to it.
 
     Returns:
@@ -146,6 +150,10 @@ def read_bin(path: str | os.PathLike, convs: list[ConvWeights], param_name: str)
         return data[pos - n : pos]
 
     for conv in convs:
+        if not conv.weight_size:
+            slopes = take(conv.bias_size * 4, f"the {conv.raw} of {conv.name}")
+            out.append((np.zeros(0, np.float32), np.frombuffer(slopes, "<f4").astype(np.float32)))
+            continue
         tag = int.from_bytes(take(4, f"the storage tag of {conv.name}"), "little")
         if tag == INT8_TAG:
             raise ConversionError(f"{path}: {conv.name} has int8-quantised weights (tag 0x{tag:08x}); only float32 "
@@ -164,7 +172,7 @@ def read_bin(path: str | os.PathLike, convs: list[ConvWeights], param_name: str)
                 f"{path}: {conv.name}'s weights have the unknown storage tag 0x{tag:08x}; only 0 (float32) and "
                 f"0x{FP16_TAG:08x} (float16) are read"
             )
-        bias = np.frombuffer(take(conv.bias_size * 4, f"the bias of {conv.name}"), "<f4").astype(np.float32)
+        bias = np.frombuffer(take(conv.bias_size * 4, f"the {conv.raw} of {conv.name}"), "<f4").astype(np.float32)
         out.append((weights, bias))
     if pos != len(data):
         last = convs[-1].name if convs else "the start"

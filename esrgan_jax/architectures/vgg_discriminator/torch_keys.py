@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from esrgan_jax.models import build_model
-from weights_conversion.common import (
+from esrgan_jax.architectures.tensors import (
     TORCH_LEAF,
     ConversionError,
     StateDict,
@@ -24,6 +23,7 @@ from weights_conversion.common import (
     require,
     require_conv,
 )
+from esrgan_jax.models.discriminator import VGGStyleDiscriminator
 
 
 def detect(sd: StateDict) -> bool:
@@ -55,7 +55,7 @@ def convert(sd: StateDict) -> tuple[dict[str, Any], dict[str, Any], str]:
         "num_feat": int(first.shape[0]),
         "input_size": 256 if "conv5_0.weight" in sd else 128,
     }
-    module = build_model("vgg_discriminator", hparams)
+    module = VGGStyleDiscriminator(**hparams)
     size = hparams["input_size"]
     variables = map_variables(
         sd, module, (1, size, size, hparams["num_in_ch"]), key_fn, ignore=lambda k: k.endswith(".num_batches_tracked")

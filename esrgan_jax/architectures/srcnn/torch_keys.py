@@ -2,15 +2,22 @@
 
 Widths, kernel sizes and image channels are read from the tensors. The upscale factor is not in the weights
 (SRCNN refines an image that was bicubic-upsampled beforehand), so it defaults to 4, ESRGAN's factor, and
-`python -m weights_conversion --scale N` sets it.
+`python -m weights_conversion --scale N` sets it (the record's `scale_in_weights=False`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from esrgan_jax.models import build_model
-from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables, require_conv
+from esrgan_jax.architectures.tensors import (
+    TORCH_LEAF,
+    ConversionError,
+    StateDict,
+    first_keys,
+    map_variables,
+    require_conv,
+)
+from esrgan_jax.models.srcnn import SRCNN
 
 DEFAULT_SCALE = 4
 _KEYS = {f"conv{i}.{leaf}" for i in (1, 2, 3) for leaf in ("weight", "bias")}
@@ -46,6 +53,6 @@ def convert(sd: StateDict, scale: int = DEFAULT_SCALE) -> tuple[dict[str, Any], 
         "filters": [int(convs[0].shape[0]), int(convs[1].shape[0])],
         "kernels": [int(c.shape[-1]) for c in convs],
     }
-    module = build_model("srcnn", hparams)
+    module = SRCNN(**{**hparams, "filters": tuple(hparams["filters"]), "kernels": tuple(hparams["kernels"])})
     variables = map_variables(sd, module, (1, 16, 16, hparams["num_channels"]), key_fn)
     return hparams, variables, "srcnn"

@@ -14,10 +14,19 @@ conv_last's output channels (x4: equal, x2: 4 times, x1: 16 times; Real-ESRGAN's
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from esrgan_jax.models import build_model
-from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables, require_conv
+from esrgan_jax.architectures.tensors import (
+    TORCH_LEAF,
+    ConversionError,
+    KeyFn,
+    StateDict,
+    first_keys,
+    map_variables,
+    require_conv,
+)
+from esrgan_jax.models.rrdbnet import RRDBNet
 
 # Flax module name -> name in the xinntao layouts (BasicSR names are the Flax names with body_N -> body.N).
 _NEW_NAMES = {"conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2", "conv_hr": "HRconv"}
@@ -55,7 +64,7 @@ def detect(sd: StateDict) -> bool:
     return detect_layout(sd) is not None
 
 
-def key_fn(layout: str, num_block: int):
+def key_fn(layout: str, num_block: int) -> KeyFn:
     """The function mapping a Flax variable path to its key in `layout` (export inverts through it too)."""
 
     def fn(path: tuple[str, ...]) -> str:
@@ -116,6 +125,26 @@ def _check_old_upsampling(sd: StateDict) -> None:
         )
 
 
+def layout_keys(layout: str) -> Callable[[dict[str, Any]], KeyFn]:
+    """hparams -> the `key_fn` of `layout` for that model (the export layouts' form)."""
+    return lambda hparams: key_fn(layout, hparams["num_block"])
+
+
+def refuse_x4_only(layout: str) -> Callable[[dict[str, Any]], str | None]:
+    """The refusal of the xinntao layouts for x2/x1 models: xinntao's code never had pixel-unshuffle."""
+
+    def refuse(hparams: dict[str, Any]) -> str | None:
+        scale = hparams.get("scale", 4)
+        if scale == 4:
+            return None
+        return (
+            f"the {layout} layout holds only x4 RRDBNet models; this one is x{scale} (pixel-unshuffle), "
+            "export it with --layout basicsr"
+        )
+
+    return refuse
+
+
 def convert(sd: StateDict) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Converts an RRDBNet state dict in any known layout.
 
@@ -123,7 +152,7 @@ def convert(sd: StateDict) -> tuple[dict[str, Any], dict[str, Any], str]:
       sd: flat state dict (numpy arrays), already unwrapped from params/params_ema and `module.`.
 
     Returns:
-      (hparams for `build_model("rrdbnet", ...)`, {"params": ...}, layout name).
+      (hparams of `RRDBNet`, {"params": ...}, layout name).
     """
     layout = detect_layout(sd)
     if layout is None:
@@ -131,7 +160,7 @@ def convert(sd: StateDict) -> tuple[dict[str, Any], dict[str, Any], str]:
             f"not an RRDBNet checkpoint in any known layout (old ESRGAN, xinntao, BasicSR); keys: {first_keys(sd)}"
         )
     hparams = infer_hparams(sd, layout)
-    module = build_model("rrdbnet", hparams)
+    module = RRDBNet(**hparams)
     side = 4 // hparams["scale"]
     variables = map_variables(sd, module, (1, side, side, hparams["num_in_ch"]), key_fn(layout, hparams["num_block"]))
     return hparams, variables, layout
