@@ -33,7 +33,8 @@ def test_config_trains_two_steps_and_exports(name, assets, tmp_path, capsys):
     result = train.train_and_evaluate(config, tmp_path)
     out = capsys.readouterr().out
     assert result["step"] == 2
-    assert result["start"] == ("converted" if name in ("mse", "perceptual", "perceptual_esrgan", "esrgan_x4") else "scratch")
+    from_weights = name in ("mse", "perceptual", "perceptual_esrgan", "esrgan_x4")
+    assert result["start"] == ("converted" if from_weights else "scratch")
     assert "parameters by rule (first match wins)" in out and "| bicubic |" in out
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["split"] == "train"] == [1, 2]
@@ -97,7 +98,8 @@ def test_step_compiles_before_the_state_exists_and_not_for_a_finished_run(assets
     result = train.train_and_evaluate(tiny("perceptual_esrgan", assets), tmp_path)
     assert (calls, result["step"]) == (["compile_step", "initial_state"], 2)
     calls.clear()
-    again = train.train_and_evaluate(tiny("perceptual_esrgan", assets), tmp_path)  # at its last step: nothing to compile
+    # At its last step: nothing to compile.
+    again = train.train_and_evaluate(tiny("perceptual_esrgan", assets), tmp_path)
     assert (calls, again["start"], again["step"]) == (["initial_state"], "resume", 2)
 
 
