@@ -12,6 +12,7 @@ and a nearest Interp of the input added by a BinaryOp; PReLU slopes are float32 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,13 @@ def run_ncnn(param: Path, weights: Path, x: np.ndarray) -> np.ndarray:
     ret, out = extractor.extract("output")
     assert ret == 0
     return np.array(out).transpose(1, 2, 0)
+
+
+def edit_param_line(param: Path, pattern: str, old: str, new: str) -> str:
+    """Replaces `old` by `new` in the first line of a `.param` matching `pattern`; returns that layer's name."""
+    lines = param.read_text().splitlines()
+    i = next(i for i, line in enumerate(lines) if re.search(pattern, line))
+    assert old in lines[i]
+    lines[i] = lines[i].replace(old, new, 1)
+    param.write_text("\n".join(lines) + "\n")
+    return lines[i].split()[1]

@@ -6,6 +6,7 @@ JAX's backends; in a pytest worker that depends on which test runs first. Pinnin
 device set fixed; tests/test_sharding.py checks the multi-device paths in subprocesses of their own.
 """
 
+import importlib.util
 import os
 
 import pytest
@@ -33,3 +34,17 @@ def lpips_torch():
         pytest.skip("the lpips package (pip install --no-deps lpips) is not installed")
     with lpips_on_random_vgg16() as model:
         yield model
+
+
+@pytest.fixture(scope="module")
+def spandrel():
+    """The spandrel package (chaiNNer's model loader: the independent oracle of exports and of the compact model)
+    imported on the stand-in torchvision, whose names its registry imports; unloaded after the module."""
+    if importlib.util.find_spec("spandrel") is None:
+        pytest.skip("spandrel (pip install --no-deps spandrel==0.4.2) is not installed")
+    from testkit.torchvision_standin import torchvision_standin
+
+    with torchvision_standin(unload=("spandrel",)):
+        import spandrel
+
+        yield spandrel

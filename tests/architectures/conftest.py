@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 
 import pytest
 
 from testkit.torch_models import compact_init_
-from testkit.torchvision_standin import torchvision_standin
-
-
-@pytest.fixture(scope="module")
-def spandrel():
-    """The spandrel package imported on the stand-in torchvision (its registry imports torchvision names)."""
-    if importlib.util.find_spec("spandrel") is None:
-        pytest.skip("spandrel (pip install --no-deps spandrel==0.4.2) is not installed")
-    with torchvision_standin(unload=("spandrel",)):
-        import spandrel
-
-        yield spandrel
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 from skimage import data as skdata
 
 from esrgan_jax import load_generator
-from testkit.ncnn_oracle import export_ncnn, run_ncnn
+from testkit.ncnn_oracle import edit_param_line, export_ncnn, run_ncnn
 from testkit.torch_models import nhwc_forward
 from tests import support
 from weights_conversion.__main__ import main
@@ -97,16 +96,6 @@ def test_small_models_match_spandrel_and_ncnn(tmp_path, random_compact, style, s
     np.testing.assert_allclose(run_ncnn(param, weights, x[0])[None], want, rtol=0, atol=1e-5)  # valid ncnn
 
 
-def edit(param: Path, pattern: str, old: str, new: str) -> str:
-    """Replaces `old` by `new` in the first line matching `pattern`; returns that layer's name."""
-    lines = param.read_text().splitlines()
-    i = next(i for i, line in enumerate(lines) if re.search(pattern, line))
-    assert old in lines[i]
-    lines[i] = lines[i].replace(old, new, 1)
-    param.write_text("\n".join(lines) + "\n")
-    return lines[i].split()[1]
-
-
 GRAPH_EDITS = {  # name: (line pattern, old, new, message after "not an SRVGGNetCompact: "; {layer}: the edited one)
     "prelu slopes": (
         r"^PReLU",
@@ -147,7 +136,7 @@ def test_graphs_that_are_not_compact(tmp_path, capsys, random_compact, name):
     sd = {k: v.numpy() for k, v in random_compact(0, 3, 8, 1, 4).state_dict().items()}
     param, _ = export_ncnn(sd, tmp_path / "tiny")
     pattern, old, new, message = GRAPH_EDITS[name]
-    layer = edit(param, pattern, old, new)
+    layer = edit_param_line(param, pattern, old, new)
     got = support.cli_error(main, [param, tmp_path / "out"], capsys)
     assert got == f"error: {param}: not an SRVGGNetCompact: {message.format(layer=layer)}"
     assert not (tmp_path / "out").exists()

@@ -9,7 +9,6 @@ with a growth width of 32 and does not read it from the weights, hence `num_grow
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -19,21 +18,8 @@ from skimage import data as skdata
 
 from testkit.flax_models import SPECS, jax_output, make_model_dir, sample_input
 from testkit.ncnn_oracle import run_ncnn
-from testkit.torchvision_standin import torchvision_standin
 from weights_conversion import convert_file
 from weights_conversion.export import export_model
-
-
-@pytest.fixture(scope="module")
-def spandrel():
-    """The spandrel package imported on the stand-in torchvision; modules are unloaded afterwards."""
-    if importlib.util.find_spec("spandrel") is None:
-        pytest.skip("spandrel (pip install --no-deps spandrel==0.4.2) is not installed")
-    with torchvision_standin(unload=("spandrel",)):
-        import spandrel
-
-        yield spandrel
-
 
 # (model, layout, suffix)
 CASES = [

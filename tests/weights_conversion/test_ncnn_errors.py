@@ -7,12 +7,11 @@ of another model. The real Real-ESRGAN pair (x4plus graph with the anime weights
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-from testkit.ncnn_oracle import export_ncnn
+from testkit.ncnn_oracle import edit_param_line, export_ncnn
 from testkit.torch_models import RRDBNetTorch, randomize_
 from tests import support
 from weights_conversion.__main__ import main
@@ -26,16 +25,6 @@ def cli_error(argv: list, capsys) -> str:
 def tiny(tmp_path: Path, num_block: int = 1, name: str = "tiny", **flags) -> tuple[Path, Path]:
     sd = randomize_(RRDBNetTorch(num_feat=8, num_block=num_block, num_grow_ch=4), seed=0).state_dict()
     return export_ncnn({k: v.numpy() for k, v in sd.items()}, tmp_path / name, **flags)
-
-
-def edit_line(param: Path, pattern: str, old: str, new: str) -> str:
-    """Replaces `old` by `new` in the first line matching `pattern`; returns that layer's name."""
-    lines = param.read_text().splitlines()
-    i = next(i for i, line in enumerate(lines) if re.search(pattern, line))
-    assert old in lines[i]
-    lines[i] = lines[i].replace(old, new, 1)
-    param.write_text("\n".join(lines) + "\n")
-    return lines[i].split()[1]
 
 
 def refused(tmp_path: Path, src: Path, capsys) -> str:
@@ -90,7 +79,7 @@ GRAPH_EDITS = {  # name: (line pattern, old, new, message after "not an RRDBNet:
 def test_graphs_that_are_not_rrdbnet(tmp_path, capsys, edit):
     param, _ = tiny(tmp_path)
     pattern, old, new, message = GRAPH_EDITS[edit]
-    layer = edit_line(param, pattern, old, new)
+    layer = edit_param_line(param, pattern, old, new)
     assert refused(tmp_path, param, capsys) == f"{param}: not an RRDBNet: {message.format(layer=layer)}"
 
 
