@@ -7,9 +7,9 @@ Command:
   python -m esrgan_jax.train --config perceptual --config.data.train=PATH/TO/HR_FOLDER
 
 Trains the trunk only, Adam 1e-4, batch 1, LR patch 32 (HR 128), 2 epochs; with a validation set and
-`--config.train.lpips=DIR` the exported step is the one with the best LPIPS. No GAN term: on the study's
-validation crops, the relativistic discriminator at 5e-3, with or without a warm-up, did not beat this recipe on
-LPIPS (seed spread larger than its effect; experiments/finetune_study, ablation).
+`--config.train.lpips=DIR` the exported step is the one with the best LPIPS. No GAN term: the relativistic
+discriminator at 5e-3, with or without a warm-up, did not lower the mean LPIPS over three seeds. The outcome
+still depends on the seed (experiments/finetune_study, ablation); the Expected line is seed 0.
 Reproduces: the perceptual-trunk row of the fine-tuning study (`python -m experiments.finetune_study`, VGG16).
 Expected: LPIPS 0.243 / 0.310 / 0.356 on Set5 / Set14 / B100-20 (x4plus 0.270 / 0.323 / 0.368); 7 min, 2-core Zen 4.
 
