@@ -57,10 +57,12 @@ def base_config() -> ml_collections.ConfigDict:
         val_images=0,  # validate on the first N val images (0 = all)
     )
 
-    # Generator loss = pixel_weight * pixel + perceptual_weight * sum(w * VGG L1 at layer) + gan_weight * RaGAN.
+    # Generator loss = pixel_weight * pixel + color_weight * colour + perceptual_weight * sum(w * VGG L1 at layer)
+    # + gan_weight * RaGAN; colour: L1 between SR's and HR's per-image channel means (training/losses.py).
     config.loss = dict(
         pixel="mse",  # "mse" or "l1"
         pixel_weight=1.0,
+        color_weight=0.0,
         perceptual_weight=0.0,
         perceptual_net="vgg19",  # "vgg19" (ESRGAN) or "vgg16" (when only VGG16 weights are at hand)
         # (layer, weight) pairs; () = the net's conv5 alone as ESRGAN: vgg19 conv5_4, vgg16 conv5_3 (before the
@@ -94,6 +96,7 @@ def base_config() -> ml_collections.ConfigDict:
         # The best so far is kept in WORKDIR/best; the last step always goes to WORKDIR/export_last.
         select="auto",
         patience=0,  # stop after this many validations without improvement of the selected metric (0 = off)
+        drift_guard=False,  # True: a validation whose RGB colour drift is above the start's is never exported
         # Collapse warning when the SR output's spatial std falls below this fraction of the HR's (0 = off);
         # GAN runs also warn when D separates real and fake logits on every step between two validations.
         collapse_fraction=0.2,

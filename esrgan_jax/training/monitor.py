@@ -8,6 +8,7 @@ naming the step and metric that chose the export, the baseline, and a warning wh
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from esrgan_jax.models.store import load_variables, save_model
@@ -15,9 +16,11 @@ from esrgan_jax.training import recorder
 from esrgan_jax.training.collapse import CollapseWatch
 from esrgan_jax.training.selection import (
     BEST_DIR,
+    DRIFT,
     LOWER_IS_BETTER,
     Selection,
     best_record,
+    candidate_score,
     format_score,
     save_best,
     val_history,
@@ -43,6 +46,7 @@ class Monitor:
         self.run, self.validator, self.rec = run, validator, rec
         self.selection = Selection(metric, tcfg.patience)
         self.score_metric = metric or "psnr_y"  # "last" still scores (and compares with the start) on PSNR-Y
+        self.drift_guard = bool(tcfg.drift_guard) and metric is not None
         self.watch, self.stop_on_collapse = CollapseWatch(tcfg.collapse_fraction), bool(tcfg.stop_on_collapse)
         self.baseline: dict[str, float] | None = None
         self.stopped: str | None = None  # "patience" or "collapse"
@@ -50,7 +54,8 @@ class Monitor:
 
     def restore(self) -> None:
         """A resumed run's history and baseline, from metrics.jsonl; the best so far must be the one in best/."""
-        history, self.baseline = val_history(recorder.read_metrics(self.run.workdir), self.score_metric)
+        rows = recorder.read_metrics(self.run.workdir)
+        history, self.baseline = val_history(rows, self.score_metric, self.drift_guard)
         self.selection.history = history
         metric, best = self.selection.metric, self.selection.best_step
         record = best_record(self.run.workdir) or {}
@@ -92,7 +97,7 @@ class Monitor:
 
     def _record(self, step: int, scores: dict[str, float], rows: list[dict[str, Any]], params: Any) -> None:
         sel = self.selection
-        improved = sel.add(step, scores[self.score_metric])
+        improved = sel.add(step, candidate_score(scores, self.score_metric, self.baseline, self.drift_guard))
         self._rows = {s: r for s, r in self._rows.items() if s == sel.best_step}
         self._rows[step] = rows
         if improved and sel.metric is not None and self.run.lead:
@@ -121,7 +126,13 @@ class Monitor:
         if run.lead:
             source = {"trained_by": "esrgan_jax.train", "start": start, "ema": ema}
             save_model(workdir / EXPORT_LAST_DIR, run.kind, run.hparams, {"params": last}, {**source, "step": step})
-            chosen = {**source, "step": best, "select": select, "score": sel.history.get(best)}
+            score = sel.history.get(best)
+            chosen = {
+                **source,
+                "step": best,
+                "select": select,
+                "score": None if score is None or math.isnan(score) else score,
+            }
             save_model(workdir / EXPORT_DIR, run.kind, run.hparams, {"params": params}, chosen)
             print(f"exported the {'EMA ' if ema else ''}generator of step {best} to {workdir / EXPORT_DIR}")
         if self.validator is None:
@@ -142,7 +153,12 @@ class Monitor:
     def notes(self, best: int, last: int) -> list[str]:
         """The lines under the final table: what chose the export, the baseline, and whether it was beaten."""
         sel, m = self.selection, self.score_metric
-        fmt = lambda s: format_score(m, sel.history[s]) if s in sel.history else "not scored"  # noqa: E731
+
+        def fmt(s: int) -> str:
+            if s not in sel.history:
+                return "not scored"
+            return "not a candidate" if math.isnan(sel.history[s]) else format_score(m, sel.history[s])
+
         if sel.metric is None:
             lines = [f"selected: the last step, {last} ({m} {fmt(last)}) -> {EXPORT_DIR}/ and {EXPORT_LAST_DIR}/"]
         else:
@@ -150,6 +166,15 @@ class Monitor:
                 f"selected by {m}: step {best} ({fmt(best)}) -> {EXPORT_DIR}/; "
                 f"last: step {last} ({fmt(last)}) -> {EXPORT_LAST_DIR}/"
             ]
+        if self.drift_guard:
+            out = sorted(s for s, v in sel.history.items() if math.isnan(v))
+            start = self.baseline[DRIFT] if self.baseline and DRIFT in self.baseline else math.nan
+            lines.append(
+                f"drift guard: {len(out)} of {len(sel.history)} validated steps shifted colours beyond the start's "
+                f"RGB drift ({start:.2f}) and were not candidates" + (f": steps {out}" if out else "")
+            )
+            if sel.best_step is None:
+                lines.append("warning: no validated step kept the start's colour drift; exported the last step")
         if self.stopped == "patience":
             lines.append(f"stopped early at step {last}: config.train.patience={sel.patience}")
         elif self.stopped == "collapse":

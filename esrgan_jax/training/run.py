@@ -49,10 +49,12 @@ def _open(spec: str, split: str, scale: int, skip_bad: bool) -> PairedDataset:
 
 
 def loss_terms(loss: ml_collections.ConfigDict) -> dict[str, Any]:
-    """The generator loss of `config.loss` as StepConfig fields: pixel loss and weight, VGG layers and weights, GAN."""
+    """The generator loss of `config.loss` as StepConfig fields: pixel loss and weight, colour term, VGG layers and
+    weights, GAN."""
     return dict(
         pixel_loss=loss.pixel,
         pixel_weight=loss.pixel_weight,
+        color_weight=loss.color_weight,
         perceptual_weight=loss.perceptual_weight,
         layer_weights=perceptual_layers(loss),
         gan_weight=loss.gan_weight,

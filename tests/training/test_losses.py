@@ -23,6 +23,18 @@ def _bce(x, target: float):
     return F.binary_cross_entropy_with_logits(x, torch.full_like(x, target))
 
 
+def test_color_loss_is_the_mean_channel_shift_and_blind_to_texture():
+    rng = np.random.default_rng(0)
+    hr = rng.random((2, 16, 16, 3), np.float32)
+    shift = np.array([0.02, -0.01, 0.0], np.float32)
+    np.testing.assert_allclose(losses.color_loss(hr + shift, hr), np.abs(shift).mean(), rtol=1e-5)
+    shuffled = hr[:, ::-1, ::-1]  # other pixels, same channel means: no colour loss, a large pixel loss
+    assert float(losses.color_loss(shuffled, hr)) < 1e-7 < 0.1 < float(losses.l1_loss(shuffled, hr))
+    t_hr, t_sr = torch.from_numpy(hr).permute(0, 3, 1, 2), torch.from_numpy(hr + shift).permute(0, 3, 1, 2)
+    ref = F.l1_loss(t_sr.mean(dim=(2, 3)), t_hr.mean(dim=(2, 3))).item()  # the same term written NCHW in torch
+    np.testing.assert_allclose(losses.color_loss(hr + shift, hr), ref, rtol=1e-6)
+
+
 def test_pixel_losses_match_torch():
     rng = np.random.default_rng(0)
     a, b = rng.random((2, 8, 8, 3), np.float32), rng.random((2, 8, 8, 3), np.float32)

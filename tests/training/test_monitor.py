@@ -23,14 +23,15 @@ class Scripted:
         self.scores, self.calls = list(scores), 0
 
     def run(self, params, figure=None):
-        psnr, ratio = self.scores[self.calls]
+        score = self.scores[self.calls]
         self.calls += 1
-        return {"psnr_y": psnr, "std_ratio": ratio}, [{"method": "g", "image": "a", "psnr_y": psnr}]
+        scores = score if isinstance(score, dict) else {"psnr_y": score[0], "std_ratio": score[1]}
+        return scores, [{"method": "g", "image": "a", **scores}]
 
 
 def _monitor(workdir, scores, metric="psnr_y", **train):
     said = []
-    tcfg = dict(patience=0, collapse_fraction=0.2, stop_on_collapse=False)
+    tcfg = dict(patience=0, collapse_fraction=0.2, stop_on_collapse=False, drift_guard=False)
     config = ml_collections.ConfigDict({"train": {**tcfg, **train}})
     run = types.SimpleNamespace(config=config, workdir=workdir, kind="rrdbnet", hparams=dict(HP), lead=True)
     run.say = lambda *a: said.append(" ".join(map(str, a)))
@@ -68,6 +69,43 @@ def test_baseline_best_and_early_stop(tmp_path):
     assert (again.selection.history, again.baseline) == ({1: 20.0, 2: 21.0, 3: 20.5, 4: 20.7}, {"psnr_y": 25.0,
             "std_ratio": 1.0})  # fmt: skip
     assert again.stopped == "patience" and said == ["early stop: already stopped at step 4 (config.train.patience)"]
+
+
+def test_drift_guard_never_exports_a_step_that_shifts_colours_beyond_the_start(tmp_path):
+    val = lambda lpips, drift: {"lpips": lpips, "color_drift_rgb": drift, "std_ratio": 1.0}  # noqa: E731
+    script = [val(0.30, 2.0), val(0.25, 3.0), val(0.27, 1.9), val(0.26, 2.0), val(0.24, 2.01)]
+    mon, said = _monitor(tmp_path, script, metric="lpips", drift_guard=True)
+    for step in range(5):
+        mon.validate(step, tiny(0)[1])
+    assert mon.selection.best_step == 3 and best_record(tmp_path)["step"] == 3  # drift 2.0 = the start's: allowed
+    assert mon.notes(3, 4) == [
+        "selected by lpips: step 3 (0.2600) -> export/; last: step 4 (not a candidate) -> export_last/",
+        "drift guard: 2 of 4 validated steps shifted colours beyond the start's RGB drift (2.00) and were not "
+        "candidates: steps [1, 4]",
+        "start (step 0): lpips 0.3000",
+    ]
+    again, _ = _monitor(tmp_path, [], metric="lpips", drift_guard=True)
+    again.restore()
+    assert again.selection.best_step == 3 and sorted(again.selection.history) == [1, 2, 3, 4]
+    # without the guard the same validations export the lowest LPIPS, whatever its colours
+    plain, _ = _monitor(tmp_path / "plain", script, metric="lpips")
+    for step in range(5):
+        plain.validate(step, tiny(0)[1])
+    assert plain.selection.best_step == 4
+
+
+def test_drift_guard_says_so_when_no_step_qualifies(tmp_path):
+    val = lambda lpips, drift: {"lpips": lpips, "color_drift_rgb": drift, "std_ratio": 1.0}  # noqa: E731
+    mon, _ = _monitor(tmp_path, [val(0.30, 2.0), val(0.25, 3.0)], metric="lpips", drift_guard=True)
+    for step in range(2):
+        mon.validate(step, tiny(0)[1])
+    assert mon.selection.best_step is None
+    assert mon.notes(1, 1)[1:] == [
+        "drift guard: 1 of 1 validated steps shifted colours beyond the start's RGB drift (2.00) and were not "
+        "candidates: steps [1]",
+        "warning: no validated step kept the start's colour drift; exported the last step",
+        "start (step 0): lpips 0.3000",
+    ]
 
 
 def test_restore_forgets_a_best_that_best_dir_does_not_hold(tmp_path):
