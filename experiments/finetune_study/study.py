@@ -73,11 +73,10 @@ def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps
         "mse-full": ["--config", "mse", *finetune, f"--config.train_rules={TRUNK_AND_ALL}",
                      "--config.train.eval_every=100"],
         "perceptual-trunk": ["--config", "perceptual", *finetune, "--config.loss.perceptual_net=vgg16",
-                             f"--config.init.vgg16={w['vgg16']}", "--config.train.eval_every=80"],
+                             f"--config.init.vgg16={w['vgg16']}"],
         # The same perceptual command on the compact animevideov3 (its body trains: the compact "trunk").
         "compact-perceptual": ["--config", "perceptual", *finetune, f"--config.init.generator={w['animevideov3']}",
-                               "--config.loss.perceptual_net=vgg16", f"--config.init.vgg16={w['vgg16']}",
-                               "--config.train.eval_every=80"],
+                               "--config.loss.perceptual_net=vgg16", f"--config.init.vgg16={w['vgg16']}"],
         # The srcnn config's Adam 1e-3 then x0.1, on fewer steps (the last quarter at 1e-4) to fit the time budget.
         "srcnn": ["--config", "srcnn", f"--config.data.train={d['T91']}", "--config.data.train_split=",
                   f"--config.data.val={d['Set5']}", "--config.data.val_split=", f"--config.train.steps={srcnn_steps}",

@@ -1,5 +1,6 @@
 """The `perceptual` config's generator loss, read through the training code, against a PyTorch re-implementation of
-Real-ESRGAN's recipe (BasicSR PerceptualLoss with its five VGG layers before their ReLUs, + pixel L1 1.0)."""
+Real-ESRGAN's recipe (BasicSR PerceptualLoss with its five VGG layers before their ReLUs, + pixel L1 1.0) plus the
+colour term (L1 between the output's and the target's channel means, weight 10)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,12 @@ LAYERS = {
     "vgg19": {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0},
     "vgg16": {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_3": 1.0, "conv4_3": 1.0, "conv5_3": 1.0},
 }
+COLOR_WEIGHT = 10.0
 
 
 def _torch_step(tg, tvgg, arch: str, lq, gt, lr: float) -> dict[str, float]:
-    """One SGD step of the trunk on L1(out, gt) + sum_k w_k L1(vgg_k(out), vgg_k(gt)); returns the loss terms."""
+    """One SGD step of the trunk on L1(out, gt) + 10 L1(mean_hw(out), mean_hw(gt)) + sum_k w_k L1(vgg_k(out),
+    vgg_k(gt)); returns the loss terms."""
     for n, p in tg.named_parameters():
         p.requires_grad_(n.startswith("body."))
     opt = torch.optim.SGD([p for p in tg.parameters() if p.requires_grad], lr=lr)
@@ -40,9 +43,10 @@ def _torch_step(tg, tvgg, arch: str, lq, gt, lr: float) -> dict[str, float]:
         w * F.l1_loss(tvgg.forward_to(out, names.index(k)), tvgg.forward_to(gt, names.index(k)).detach())
         for k, w in LAYERS[arch].items()
     )
-    (l_pix + l_percep).backward()
+    l_color = COLOR_WEIGHT * F.l1_loss(out.mean(dim=(2, 3)), gt.mean(dim=(2, 3)))
+    (l_pix + l_color + l_percep).backward()
     opt.step()
-    return {"l_g_pix": l_pix.item(), "l_g_percep": l_percep.item()}
+    return {"l_g_pix": l_pix.item(), "l_g_color": l_color.item(), "l_g_percep": l_percep.item()}
 
 
 @pytest.mark.parametrize("arch", ["vgg19", "vgg16"])
@@ -54,6 +58,7 @@ def test_perceptual_config_step_matches_real_esrgan_loss_in_torch(arch):
     config.loss.perceptual_net = arch
     terms = loss_terms(config.loss)
     assert dict(terms["layer_weights"]) == LAYERS[arch] and terms["gan_weight"] == 0
+    assert terms["color_weight"] == COLOR_WEIGHT
     assert tuple(map(tuple, config.train_rules)) == TRUNK_ONLY
 
     sd = lambda m: {k: v.detach().numpy().copy() for k, v in m.state_dict().items()}  # noqa: E731
