@@ -1,11 +1,11 @@
 """The perceptual recipe's ablation: which of its terms lower LPIPS when x4plus is fine-tuned on the study's pairs.
 
-Each row is the study's perceptual-trunk command (the `perceptual` config) with one change: pixel L1 alone; the
-five VGG layers + L1 (the config itself); + the relativistic GAN at 5e-3; + that GAN with its discriminator
-trained alone for the first 40 steps. All rows but the first run once per seed (`SEEDS`); every run exports its
-best validated step by LPIPS. `table` turns the runs' validations (OUT/runs/<run>/metrics.jsonl) and one
-evaluation of all of them on the test sets (OUT/ablation/summary.json) into OUT/ABLATION.md: mean and standard
-deviation over seeds.
+Each row is the study's perceptual-trunk command (the `perceptual` config: five VGG16 layers + pixel L1 + the
+colour term, EMA generator, drift guard) with one change: without the VGG layers (pixel L1 and the colour term);
+the config itself; + the relativistic GAN at 5e-3; + that GAN with its discriminator trained alone for the first
+40 steps. All rows but the first run once per seed (`SEEDS`); every run exports its best validated step by LPIPS.
+`table` turns the runs' validations (OUT/runs/<run>/metrics.jsonl) and one evaluation of all of them on the test
+sets (OUT/ablation/summary.json) into OUT/ABLATION.md: mean and standard deviation over seeds.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from esrgan_jax.training.recorder import METRICS_FILE
 SEEDS = (0, 1, 2)
 # (label, run-name prefix, flags added to the perceptual-trunk command, seeds)
 ROWS = (
-    ("pixel L1 alone", "l1", ("--config.loss.perceptual_weight=0", "--config.train.select=lpips"), (0,)),
+    ("pixel L1 + colour term", "l1", ("--config.loss.perceptual_weight=0", "--config.train.select=lpips"), (0,)),
     ("+ five VGG16 layers (the `perceptual` config)", "vgg", (), SEEDS),
     ("+ RaGAN 5e-3", "gan", ("--config.loss.gan_weight=5e-3",), SEEDS),
     ("+ RaGAN 5e-3, D trained alone for 40 steps", "gan-warmup",

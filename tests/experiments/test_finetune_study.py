@@ -1,11 +1,12 @@
-"""The fine-tuning study's report: start, selected and last validation of each run, read from its workdir."""
+"""The fine-tuning study's report (start, selected and last validation of each run, read from its workdir), its
+ablation's commands and table, and how a second call of the study skips runs already trained."""
 
 from __future__ import annotations
 
 import json
 
 from esrgan_jax.models.store import save_model
-from experiments.finetune_study import ablation
+from experiments.finetune_study import ablation, study
 from experiments.finetune_study.study import progress_table
 from tests.support import HP, tiny
 
@@ -67,3 +68,24 @@ def test_ablation_table_reports_the_exported_step_and_mean_and_sd_over_seeds(tmp
         "| + RaGAN 5e-3 | 0,1,2 | val (10 crops) | 28.00 ± 1.00 | - | - | 1.07 ± 0.92 |",
         "| + RaGAN 5e-3 | 0,1,2 | Set5 | 30.00 ± 2.65 | 0.3000 ± 0.0265 | 0.0300 ± 0.0026 | 1.00 ± 0.00 |",
     ]
+
+
+def test_train_once_trains_records_its_time_and_is_skipped_next_time(tmp_path, monkeypatch):
+    runs, logs = tmp_path / "runs", tmp_path / "logs"
+    logs.mkdir()
+    calls = []
+
+    def fake_run(args, log):
+        calls.append(args)
+        _workdir(runs, "mse-trunk", {0: 27.0, 100: 28.0}, selected=100)
+        return {"wall_s": 61.0, "peak_rss_mib": 1900}
+
+    runs.mkdir()
+    monkeypatch.setattr(study, "run_timed", fake_run)
+    timed = study.train_once("mse-trunk", ["--config", "mse"], runs, logs)
+    assert timed == {"wall_s": 61.0, "peak_rss_mib": 1900}
+    assert calls == [["esrgan_jax.train", "--config", "mse", "--workdir", str(runs / "mse-trunk")]]
+    assert study.train_once("mse-trunk", ["--config", "mse"], runs, logs) == timed and len(calls) == 1
+    (logs / "mse-trunk.json").unlink()  # an export without a recorded time (an interrupted study): trained again
+    monkeypatch.setattr(study, "run_timed", lambda args, log: calls.append(args) or {"wall_s": 1.0})
+    assert study.train_once("mse-trunk", ["--config", "mse"], runs, logs) == {"wall_s": 1.0} and len(calls) == 2
