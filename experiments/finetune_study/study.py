@@ -58,6 +58,13 @@ def train_once(name: str, cmd: list[str], runs: Path, logs: Path) -> dict[str, f
     return timed
 
 
+def time_row(name: str, timed: dict) -> str:
+    """A run-times table row; a run whose record says it was trained by an earlier command is marked so."""
+    peak = timed.get("peak_rss_mib")
+    note = " (an earlier run of the same command)" if "reused_from" in timed else ""
+    return f"| {name}{note} | {timed['wall_s'] / 60:.1f} min | {f'{peak} MiB' if peak else '-'} |"
+
+
 def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps: int) -> dict[str, list[str]]:
     """The train command of every fine-tune (and of SRCNN, last: the cheapest to leave out), keyed by name."""
     finetune = [
@@ -154,7 +161,7 @@ def run_ablation(
         *ablation.table(runs, summary), "",
         f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores. Runs trained by this command:", "",
         "| step | wall | peak RSS |", "| --- | --- | --- |",
-        *[f"| {k} | {v['wall_s'] / 60:.1f} min | {v['peak_rss_mib']} MiB |" for k, v in times.items()], "",
+        *[time_row(k, v) for k, v in times.items()], "",
     ])  # fmt: skip
     (out / "ABLATION.md").write_text(text)
     (out / "ablation.json").write_text(json.dumps({"times": times, "machine": machine}, indent=2) + "\n")
@@ -189,7 +196,7 @@ def write_study(out: Path, pairing: str, times: dict[str, dict[str, float]]) -> 
     """OUT/STUDY.md (the evaluation tables, run times and peak memory, the pairing report) and study.json."""
     summary = (out / "eval" / "summary.md").read_text()
     rows = ["| step | wall | peak RSS |", "| --- | --- | --- |"]
-    rows += [f"| {k} | {v['wall_s'] / 60:.1f} min | {v.get('peak_rss_mib', '-')} MiB |" for k, v in times.items()]
+    rows += [time_row(k, v) for k, v in times.items()]
     total = sum(v["wall_s"] for v in times.values())
     machine = describe()
     text = "\n".join([

@@ -89,3 +89,12 @@ def test_train_once_trains_records_its_time_and_is_skipped_next_time(tmp_path, m
     (logs / "mse-trunk.json").unlink()  # an export without a recorded time (an interrupted study): trained again
     monkeypatch.setattr(study, "run_timed", lambda args, log: calls.append(args) or {"wall_s": 1.0})
     assert study.train_once("mse-trunk", ["--config", "mse"], runs, logs) == {"wall_s": 1.0} and len(calls) == 2
+
+
+def test_time_rows_mark_a_run_trained_by_an_earlier_command():
+    assert study.time_row("srcnn", {"wall_s": 907.4, "peak_rss_mib": 813}) == "| srcnn | 15.1 min | 813 MiB |"
+    reused = {"wall_s": 699.5, "peak_rss_mib": None, "reused_from": "trial"}
+    assert (
+        study.time_row("ablation-vgg-s1", reused)
+        == "| ablation-vgg-s1 (an earlier run of the same command) | 11.7 min | - |"
+    )
