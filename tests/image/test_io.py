@@ -137,9 +137,9 @@ def test_unreadable_files_raise_one_line_user_error(tmp_path):
     assert isinstance(e.value, UserError)
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image at all")
-    with pytest.raises(ImageReadError, match=r"junk\.png: cannot read image \(") as e:
+    with pytest.raises(ImageReadError) as e:
         read_uint8(junk)
-    assert "\n" not in str(e.value)
+    assert str(e.value) == f"{junk}: is a text file, not an image"
     truncated = tmp_path / "trunc.png"
     Image.fromarray(RNG.integers(0, 256, (64, 64, 3)).astype(np.uint8)).save(tmp_path / "full.png")
     truncated.write_bytes((tmp_path / "full.png").read_bytes()[:200])
