@@ -94,7 +94,7 @@ def _read_h5(path: Path, what: str) -> dict[str, np.ndarray]:
             f.visititems(
                 lambda name, obj: out.__setitem__(name, np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None
             )
-    except OSError as e:
+    except (OSError, RuntimeError, ValueError, KeyError) as e:  # h5py raises these for damaged files
         reason = " ".join(str(e).split())[:200]
         raise ConversionError(misnamed(path, "h5") or f"{path}: cannot read {what} .h5 file ({reason})") from None
     return out

@@ -173,3 +173,42 @@ def test_list_images(tmp_path):
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.tiff"]
     with pytest.raises(UserError, match="not a directory"):
         list_images(tmp_path / "nope")
+
+
+def _png16_header_only(path: Path, width: int, height: int) -> None:
+    """A 16-bit RGB PNG whose IHDR announces `width` x `height` pixels, with one tiny IDAT (valid CRCs)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_sizes_in_a_header_are_checked_before_any_allocation(tmp_path):
+    # pypng (16-bit PNG) and tifffile have no decompression-bomb limit of their own: Pillow's applies to them too.
+    limit = 2 * Image.MAX_IMAGE_PIXELS
+    _png16_header_only(tmp_path / "bomb.png", 100_000, 100_000)
+    with pytest.raises(ImageReadError) as e:
+        read_image(tmp_path / "bomb.png")
+    assert str(e.value) == (
+        f"{tmp_path / 'bomb.png'}: cannot read image (DecompressionBombError: the header announces 100000x100000 "
+        f"pixels, more than the limit of {limit} (a decompression bomb?))"
+    )
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((4, 4), np.uint8))
+    data = bytearray((tmp_path / "big.tif").read_bytes())
+    with tifffile.TiffFile(tmp_path / "big.tif") as tif:  # the ImageWidth / ImageLength tags' value offsets
+        tags = tif.pages[0].tags
+        width_at, length_at = tags["ImageWidth"].valueoffset, tags["ImageLength"].valueoffset
+        width_type = tags["ImageWidth"].dtype
+    fmt = "<I" if width_type == 4 else "<H"
+    data[width_at : width_at + struct.calcsize(fmt)] = struct.pack(fmt, 60_000)
+    data[length_at : length_at + struct.calcsize(fmt)] = struct.pack(fmt, 60_000)
+    (tmp_path / "big.tif").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError) as e:
+        read_image(tmp_path / "big.tif")
+    assert str(e.value) == (
+        f"{tmp_path / 'big.tif'}: cannot read image (DecompressionBombError: the header announces 60000x60000 "
+        f"pixels, more than the limit of {limit} (a decompression bomb?))"
+    )
