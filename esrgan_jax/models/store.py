@@ -20,7 +20,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from esrgan_jax.errors import UserError
-from esrgan_jax.fileio import make_temp_dir
+from esrgan_jax.fileio import make_temp_dir, replace_dir
 from esrgan_jax.filekind import misnamed
 from esrgan_jax.models import GENERATOR_KINDS, MODELS, build_model
 
@@ -60,13 +60,7 @@ def save_model(
             ckptr.save(tmp / VARIABLES_DIR, tree)
         meta = {"format": FORMAT, "kind": kind, "hparams": hparams, "collections": sorted(tree), "source": source or {}}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        if dst.exists():
-            old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-            os.replace(dst, old)
-            os.replace(tmp, dst)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dst)
+        replace_dir(tmp, dst)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dst
