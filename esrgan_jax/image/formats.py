@@ -88,14 +88,19 @@ def read_png16(path: Path) -> tuple[np.ndarray, int]:
 
 def read_tiff(path: Path) -> tuple[np.ndarray, int]:
     """Decodes a TIFF's first page with tifffile (floats in [0, 1] become uint16). Returns (samples, orientation)."""
-    with tifffile.TiffFile(path) as tif:
-        if not tif.pages:
-            raise ValueError("the TIFF holds no image")
-        page = tif.pages[0]
-        check_pixels(*(page.shape[:2] if len(page.shape) >= 2 else (1, page.size)))
-        a = page.asarray()
-        tag = page.tags.get(_ORIENTATION_TAG)
-        orientation = int(tag.value) if tag is not None else 1
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.pages:
+                raise ValueError("the TIFF holds no image")
+            page = tif.pages[0]
+            check_pixels(*(page.shape[:2] if len(page.shape) >= 2 else (1, page.size)))
+            a = page.asarray()
+            tag = page.tags.get(_ORIENTATION_TAG)
+            orientation = int(tag.value) if tag is not None else 1
+    except DECODE_ERRORS:
+        raise
+    except Exception as e:  # tifffile trips over some damaged tags (TypeError, IndexError, ...): still a bad file
+        raise ValueError(f"damaged TIFF ({type(e).__name__}: {e})") from None
     if a.dtype.kind == "f":
         a = np.round(np.clip(a, 0.0, 1.0) * 65535).astype(np.uint16)
     elif a.dtype == np.bool_:

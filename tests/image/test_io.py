@@ -212,3 +212,19 @@ def test_sizes_in_a_header_are_checked_before_any_allocation(tmp_path):
         f"{tmp_path / 'big.tif'}: cannot read image (DecompressionBombError: the header announces 60000x60000 "
         f"pixels, more than the limit of {limit} (a decompression bomb?))"
     )
+
+
+def test_a_tiff_that_trips_tifffile_is_one_line(tmp_path):
+    # Found by the long fuzz run: a duplicated range of tags makes tifffile divide a tuple (TypeError).
+    from testkit.fuzz import mutate
+
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "seed.tif", rng.integers(0, 256, (12, 16, 3)).astype(np.uint8))
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(mutate((tmp_path / "seed.tif").read_bytes(), [("dup", 0.11425694140522202, 27, b"\xe5")]))
+    with pytest.raises(ImageReadError) as e:
+        read_image(bad)
+    assert str(e.value) == (
+        f"{bad}: cannot read image (ValueError: damaged TIFF (TypeError: unsupported operand type(s) for //: 'tuple' "
+        "and 'int'))"
+    )
