@@ -12,6 +12,7 @@ not asked to write.
 
 from __future__ import annotations
 
+import itertools
 import random
 import resource
 import shutil
@@ -119,8 +120,21 @@ def _listing(folder: Path) -> set[str]:
 
 
 def run_case(target: Target, seed: dict[str, bytes], case: tuple[int, list[Mutation]], folder: Path) -> str:
-    """Runs one case in `folder` (emptied first); returns "ok", "error" or "FAIL <what>: <detail>"."""
-    shutil.rmtree(folder, ignore_errors=True)
+    """Runs one case in a new folder `folder`-N, removed afterwards; returns "ok", "error" or "FAIL <what>: <detail>".
+
+    A new path per case: tensorstore (under orbax) caches what it read by path, so a case reusing the last one's
+    folder could be served the last case's bytes."""
+    folder = folder.with_name(f"{folder.name}-{next(_CASE_NUMBERS)}")
+    try:
+        return _run_case(target, seed, case, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_CASE_NUMBERS = itertools.count()
+
+
+def _run_case(target: Target, seed: dict[str, bytes], case: tuple[int, list[Mutation]], folder: Path) -> str:
     for rel, data in seed.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
