@@ -91,9 +91,10 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(misnamed(file, "json") or f"{file}: not valid JSON ({reason})") from None
     except OSError as e:
         raise CheckpointError(f"{file}: cannot read ({e.strerror or type(e).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else f"a JSON {type(meta).__name__}"
-        raise CheckpointError(f"{file}: format {got!r}, expected {FORMAT!r}")
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: holds a JSON {type(meta).__name__}, expected an object")
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{file}: format {meta.get('format')!r}, expected {FORMAT!r}")
     kinds = list(MODELS)
     if meta.get("kind") not in kinds or not isinstance(meta.get("hparams"), dict):
         raise CheckpointError(
