@@ -82,6 +82,5 @@ def test_the_rule_catches_each_failure(tmp_path):
     assert outcome(_raise(KeyError("x"))) == "FAIL traceback: KeyError: 'x'"
     assert outcome(lambda folder: (folder / "stray.tmp").write_bytes(b"")) == "FAIL stray file: stray.tmp"
     assert outcome(lambda folder: (folder / "out").mkdir(), outputs=("out",)) == "ok"
-    assert outcome(lambda folder: bytearray(600 << 20)[::4096].count(0)) == (
-        "FAIL memory: peak resident memory grew by 600 MiB"
-    )
+    memory = outcome(lambda folder: bytearray(600 << 20)[::4096].count(0))  # 600 MiB touched, then freed
+    assert memory.startswith("FAIL memory: peak resident memory grew by ") and int(memory.split()[-2]) >= 590
