@@ -9,7 +9,9 @@ the process's umask would give a new file before the rename.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,3 +61,35 @@ def make_temp_dir(beside: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{beside.name}.partial-", dir=beside.parent))
     os.chmod(tmp, default_mode(directory=True))
     return tmp
+
+
+_RENAME_EXCHANGE = 2  # renameat2's flag (linux/fs.h): swap two existing paths in one step
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swaps `a` and `b` atomically with Linux's renameat2(RENAME_EXCHANGE); False where that is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    if ctypes.get_errno() in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system cannot swap
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+
+
+def replace_dir(tmp: Path, dst: Path) -> None:
+    """Puts the complete folder `tmp` in place of `dst` (which may exist) so that a kill at any moment leaves `dst`
+    either old or new: swapped in one step where Linux can, else by two renames (a window with no `dst`)."""
+    if not dst.exists():
+        os.replace(tmp, dst)
+    elif _exchange(tmp, dst):
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
+    else:
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        os.replace(tmp, dst)
+        shutil.rmtree(old, ignore_errors=True)

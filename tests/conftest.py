@@ -1,11 +1,13 @@
 """Test-session setup: one CPU device per test process, whatever order the tests run in; the tiny training
-assets shared by the end-to-end training tests.
+assets shared by the end-to-end training tests; a disk that fills while checkpoints are written (`full_disk`).
 
 The CLIs split the CPU into one JAX device per core (esrgan_jax.sharding) when they are the first to start
 JAX's backends; in a pytest worker that depends on which test runs first. Pinning the count keeps every test's
 device set fixed; tests/test_sharding.py checks the multi-device paths in subprocesses of their own.
 """
 
+import builtins
+import errno
 import importlib.util
 import os
 
@@ -48,3 +50,18 @@ def spandrel():
         import spandrel
 
         yield spandrel
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """While on, opening a file for writing under a checkpoints/ folder fails with ENOSPC (the Python side of
+    orbax's write path: the metadata written after the arrays)."""
+    real_open, state = builtins.open, {"on": True}
+
+    def open_(file, mode="r", *args, **kwargs):
+        if state["on"] and "/checkpoints/" in str(file) and any(c in mode for c in "wax+"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_)
+    return state

@@ -105,7 +105,7 @@ def test_bad_inputs_are_named_and_the_others_finish(models, inputs, tmp_path):
     )
     assert proc.returncode == 2
     assert sorted(os.listdir(out)) == ["gray_out.png", "rgb_out.png"]
-    assert f"error: {inputs / 'broken.png'}: cannot read image (" in proc.stderr
+    assert f"error: {inputs / 'broken.png'}: is a text file, not an image\n" in proc.stderr
     assert f"error: {tmp_path / 'missing.png'}: no such file or match" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "upscaled 2 image(s)" in proc.stdout and "2 failed" in proc.stdout

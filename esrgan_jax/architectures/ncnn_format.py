@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from esrgan_jax.architectures.tensors import ConversionError
+from esrgan_jax.filekind import misnamed
 
 MAGIC = 7767517
 ARRAY_KEY = -23300  # an array parameter k is written as key -23300-k
@@ -66,10 +67,15 @@ def read_param(path: str | os.PathLike) -> list[Layer]:
     try:
         lines = path.read_text(encoding="ascii").splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        raise ConversionError(f"{path}: cannot read ncnn .param ({type(e).__name__})") from None
+        raise ConversionError(
+            misnamed(path, "ncnn-param") or f"{path}: cannot read ncnn .param ({type(e).__name__})"
+        ) from None
     lines = [line for line in lines if line.strip()]
     if not lines or lines[0].strip() != str(MAGIC):
-        raise ConversionError(f"{path}: not a text ncnn .param file (the first line is not the magic {MAGIC})")
+        raise ConversionError(
+            misnamed(path, "ncnn-param")
+            or f"{path}: not a text ncnn .param file (the first line is not the magic {MAGIC})"
+        )
     try:
         n_layers, n_blobs = (int(t) for t in lines[1].split())
     except (IndexError, ValueError):
@@ -135,6 +141,8 @@ def read_bin(path: str | os.PathLike, convs: list[ConvWeights], param_name: str)
     fits = (bin_size(convs, FP16_TAG), bin_size(convs, 0))
 
     def misfit(detail: str) -> ConversionError:  # the sizes say what differs; `detail` where reading stopped
+        if other := misnamed(path, "ncnn-bin"):
+            return ConversionError(other)
         return ConversionError(
             f"{path}: does not fit {param_name}, which needs {fits[0]:,} bytes with float16 weights or {fits[1]:,} "
             f"with float32; the file has {len(data):,} ({detail})"

@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from esrgan_jax.data.content_match import NO_MATCH, match_by_content
+from esrgan_jax.filekind import misnamed
 from esrgan_jax.image.formats import DECODE_ERRORS
 from esrgan_jax.image.io import ImageReadError, list_images
 
@@ -42,7 +43,8 @@ def image_size(path: Path) -> tuple[int, int]:
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 w, h = h, w
     except DECODE_ERRORS as e:
-        raise ImageReadError(f"{path}: cannot read image ({type(e).__name__}: {e})") from None
+        reason = " ".join(f"{type(e).__name__}: {e}".split())
+        raise ImageReadError(misnamed(path, "image") or f"{path}: cannot read image ({reason})") from None
     return h, w
 
 

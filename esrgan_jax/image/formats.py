@@ -8,6 +8,8 @@ format is oriented the same way.
 
 from __future__ import annotations
 
+import logging
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,20 @@ from PIL import Image
 TIFF_EXTENSIONS = (".tif", ".tiff")
 _ORIENTATION_TAG = 0x0112
 # What a decoder may raise on a bad file; imageio turns these into one-line ImageReadError messages.
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, png.Error, Image.DecompressionBombError)
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, struct.error, png.Error, Image.DecompressionBombError)
+# tifffile logs what it finds wrong in a damaged file and raises; the raise is the one line a command prints.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
+logging.getLogger("tifffile").propagate = False
+
+
+def check_pixels(height: int, width: int) -> None:
+    """Refuses an image header announcing more pixels than Pillow's bomb limit (2 x `Image.MAX_IMAGE_PIXELS`),
+    before anything is allocated for them; pypng and tifffile have no such limit of their own."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and height * width > 2 * limit:
+        raise Image.DecompressionBombError(
+            f"the header announces {width}x{height} pixels, more than the limit of {2 * limit} (a decompression bomb?)"
+        )
 
 
 def orient(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -62,6 +77,7 @@ def read_pillow(path: Path) -> tuple[np.ndarray, int]:
 def read_png16(path: Path) -> tuple[np.ndarray, int]:
     """Decodes a 16-bit PNG of any colour type with pypng. Returns (uint16 [H, W, C], EXIF orientation)."""
     width, height, rows, meta = png.Reader(filename=str(path)).asDirect()
+    check_pixels(height, width)
     a = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(height, width, meta["planes"])
     if meta["planes"] == 2:  # gray + alpha: keep the alpha, as RGBA (our modes are L, RGB, RGBA)
         a = np.concatenate([a[..., :1]] * 3 + [a[..., 1:]], axis=-1)
@@ -72,11 +88,19 @@ def read_png16(path: Path) -> tuple[np.ndarray, int]:
 
 def read_tiff(path: Path) -> tuple[np.ndarray, int]:
     """Decodes a TIFF's first page with tifffile (floats in [0, 1] become uint16). Returns (samples, orientation)."""
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        a = page.asarray()
-        tag = page.tags.get(_ORIENTATION_TAG)
-        orientation = int(tag.value) if tag is not None else 1
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.pages:
+                raise ValueError("the TIFF holds no image")
+            page = tif.pages[0]
+            check_pixels(*(page.shape[:2] if len(page.shape) >= 2 else (1, page.size)))
+            a = page.asarray()
+            tag = page.tags.get(_ORIENTATION_TAG)
+            orientation = int(tag.value) if tag is not None else 1
+    except DECODE_ERRORS:
+        raise
+    except Exception as e:  # tifffile trips over some damaged tags (TypeError, IndexError, ...): still a bad file
+        raise ValueError(f"damaged TIFF ({type(e).__name__}: {e})") from None
     if a.dtype.kind == "f":
         a = np.round(np.clip(a, 0.0, 1.0) * 65535).astype(np.uint16)
     elif a.dtype == np.bool_:

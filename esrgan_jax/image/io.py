@@ -15,6 +15,7 @@ import numpy as np
 
 from esrgan_jax.errors import UserError
 from esrgan_jax.fileio import atomic_output
+from esrgan_jax.filekind import misnamed
 from esrgan_jax.image import formats
 from esrgan_jax.image.pixels import quantize, to_uint8
 
@@ -63,7 +64,7 @@ def read_raw(path: str | os.PathLike) -> tuple[np.ndarray, ImageInfo]:
     except formats.DECODE_ERRORS as e:
         reason = "file not found" if isinstance(e, FileNotFoundError) else f"{type(e).__name__}: {e}"
         reason = " ".join(reason.split())  # one line, whatever the decoder said
-        raise ImageReadError(f"{path}: cannot read image ({reason})") from None
+        raise ImageReadError(misnamed(path, "image") or f"{path}: cannot read image ({reason})") from None
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[-1] not in (1, 3, 4) or 0 in a.shape:

@@ -20,8 +20,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from esrgan_jax.errors import UserError
-from esrgan_jax.fileio import make_temp_dir
-from esrgan_jax.models import GENERATOR_KINDS, build_model
+from esrgan_jax.fileio import make_temp_dir, replace_dir
+from esrgan_jax.filekind import misnamed
+from esrgan_jax.models import GENERATOR_KINDS, MODELS, build_model
 
 FORMAT = "esrgan-jax/1"
 META_FILE = "model.json"
@@ -59,13 +60,7 @@ def save_model(
             ckptr.save(tmp / VARIABLES_DIR, tree)
         meta = {"format": FORMAT, "kind": kind, "hparams": hparams, "collections": sorted(tree), "source": source or {}}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        if dst.exists():
-            old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-            os.replace(dst, old)
-            os.replace(tmp, dst)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dst)
+        replace_dir(tmp, dst)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dst
@@ -80,18 +75,31 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
         return path / EXPORT_DIR
     if not path.exists():
         raise CheckpointError(f"{path}: no such model directory (convert one with `python -m weights_conversion`)")
+    if other := misnamed(path, "model-dir"):
+        raise CheckpointError(other)
     raise CheckpointError(f"{path}: not an esrgan-jax model directory (no {META_FILE}, no {EXPORT_DIR}/{META_FILE})")
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     """The parsed `model.json` of a model directory or training workdir."""
     mdir = resolve_model_dir(path)
+    file = mdir / META_FILE
     try:
-        meta = json.loads((mdir / META_FILE).read_text())
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{mdir / META_FILE}: not valid JSON ({e})") from None
+        meta = json.loads(file.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise CheckpointError(misnamed(file, "json") or f"{file}: not valid JSON ({reason})") from None
+    except OSError as e:
+        raise CheckpointError(f"{file}: cannot read ({e.strerror or type(e).__name__})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{file}: holds a JSON {type(meta).__name__}, expected an object")
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{mdir / META_FILE}: format {meta.get('format')!r}, expected {FORMAT!r}")
+        raise CheckpointError(f"{file}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    kinds = list(MODELS)
+    if meta.get("kind") not in kinds or not isinstance(meta.get("hparams"), dict):
+        raise CheckpointError(
+            f"{file}: 'kind' must be one of {', '.join(kinds)} and 'hparams' an object; got kind {meta.get('kind')!r}"
+        )
     return meta
 
 
@@ -101,8 +109,14 @@ def load_variables(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, A
     meta = read_meta(mdir)
     if not (mdir / VARIABLES_DIR).is_dir():
         raise CheckpointError(f"{mdir}: missing {VARIABLES_DIR}/ (incomplete model directory)")
-    with ocp.StandardCheckpointer() as ckptr:
-        variables = ckptr.restore((mdir / VARIABLES_DIR).absolute())
+    try:
+        with ocp.StandardCheckpointer() as ckptr:
+            variables = ckptr.restore((mdir / VARIABLES_DIR).absolute())
+    except Exception as e:  # orbax, tensorstore and msgpack raise many types for a damaged or edited directory
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise CheckpointError(f"{mdir / VARIABLES_DIR}: cannot read the model's variables ({reason})") from None
+    if not isinstance(variables, dict) or "params" not in variables:
+        raise CheckpointError(f"{mdir / VARIABLES_DIR}: holds no 'params' (incomplete model directory)")
     return meta, jax.tree.map(np.asarray, variables)
 
 
@@ -114,7 +128,11 @@ def load_model(
     kinds = (expected_kind,) if isinstance(expected_kind, str) else expected_kind
     if kinds and meta["kind"] not in kinds:
         raise CheckpointError(f"{path}: holds a {meta['kind']!r} model, expected {' or '.join(kinds)}")
-    return build_model(meta["kind"], meta["hparams"], **overrides), variables, meta
+    try:
+        module = build_model(meta["kind"], meta["hparams"], **overrides)
+    except (TypeError, ValueError) as e:  # hparams a module does not take, or of the wrong type
+        raise CheckpointError(f"{resolve_model_dir(path) / META_FILE}: bad 'hparams' ({e})") from None
+    return module, variables, meta
 
 
 def load_generator(path: str | os.PathLike, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:

@@ -8,7 +8,9 @@ buffers must be written before training continues.
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,10 +55,32 @@ def save(manager: ocp.CheckpointManager, state: TrainState, force: bool = False)
     # for the next step, see compilation.keep_freed_host_memory), so the copies do not stack on them; after it,
     # the copies orbax's threads freed into their own arenas (about one copy of the state per save).
     release_freed_host_memory()
-    saved = manager.save(step, args=ocp.args.StandardSave(state), force=force)
-    manager.wait_until_finished()
+    try:
+        saved = manager.save(step, args=ocp.args.StandardSave(state), force=force)
+        manager.wait_until_finished()
+    except Exception as e:  # a full disk or a failing one: OSError, or tensorstore's error naming the cause
+        if not isinstance(e, OSError) and not any(t in str(e) for t in _DISK_ERRORS):
+            raise
+        raise _write_failed(manager, step, e) from None
     release_freed_host_memory()
     return bool(saved)
+
+
+_DISK_ERRORS = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Input/output error")
+
+
+def _write_failed(manager: ocp.CheckpointManager, step: int, e: Exception) -> UserError:
+    """The one-line error of a checkpoint that could not be written; its partial directory is removed first."""
+    directory = Path(manager.directory)
+    for partial in directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+        shutil.rmtree(partial, ignore_errors=True)
+    reason = e.strerror if isinstance(e, OSError) and e.strerror else next(t for t in _DISK_ERRORS if t in str(e))
+    good = [s for s in manager.all_steps() if s != step]
+    kept = f"the newest complete one, step {max(good)}, is intact" if good else "no earlier checkpoint exists"
+    return UserError(
+        f"{directory}: cannot write the checkpoint of step {step} ({reason}); {kept}; free space and run the same "
+        "command again to resume"
+    )
 
 
 def latest_step(manager: ocp.CheckpointManager) -> int | None:
@@ -108,6 +132,56 @@ def restore(
             )
             raise _mismatch(where, what)
     return restored
+
+
+def restore_newest_readable(
+    manager: ocp.CheckpointManager,
+    init_fn: Callable[[], TrainState],
+    sharding: jax.sharding.Sharding | None = None,
+    say: Callable[[str], None] = print,
+) -> tuple[TrainState, int]:
+    """Restores the newest checkpoint that can be read; (state, its step).
+
+    A newer one that cannot (truncated or missing files, after a crash or a full disk) is moved to
+    `WORKDIR/damaged_checkpoints/` with one line through `say`, so training never silently starts over and a
+    later save of that step is not refused. Call with no other manager open on the directory.
+
+    Raises:
+      UserError: no checkpoint can be read (the newest one's reason; a model mismatch when every one mismatches).
+    """
+    directory = Path(manager.directory)
+    steps = sorted(manager.all_steps(), reverse=True)
+    errors: list[tuple[int, Exception]] = []
+    for step in steps:
+        try:
+            state = restore(manager, init_fn, sharding, step)
+        except Exception as e:  # noqa: BLE001 - orbax and tensorstore raise many types for damaged files
+            errors.append((step, e))
+            continue
+        for bad, e in errors:
+            aside = directory.parent / "damaged_checkpoints" / str(bad)
+            aside.parent.mkdir(exist_ok=True)
+            for n in itertools.count(1):  # the same step damaged before: keep both
+                if not aside.exists():
+                    break
+                aside = aside.with_name(f"{bad}.{n}")
+            os.replace(directory / str(bad), aside)
+            say(
+                f"resume: {directory / str(bad)} is damaged ({_reason(e)}); moved to {aside}, resuming from step {step}"
+            )
+        return state, step
+    step, e = errors[0]
+    if isinstance(e, UserError):
+        raise e
+    raise UserError(
+        f"{directory / str(step)}: cannot read the checkpoint ({_reason(e)}), nor any earlier one; move "
+        f"{directory} away to start from the converted weights"
+    )
+
+
+def _reason(e: Exception) -> str:
+    text = " ".join(str(e).split()).split(" See full TensorStore details")[0]  # the rest names a C++ method
+    return text[:160] if text else type(e).__name__
 
 
 def _mismatch(where: Path, what: str) -> UserError:

@@ -14,6 +14,7 @@ from esrgan_jax.errors import UserError
 from esrgan_jax.image.color import rgb_to_ycbcr
 from esrgan_jax.models import network_input
 from esrgan_jax.training import checkpoints, recorder
+from esrgan_jax.training.interrupt import InterruptedTrainingError, StopRequests
 from esrgan_jax.training.run import Run
 from esrgan_jax.training.state import TrainState
 from esrgan_jax.training.step import compile_train_step
@@ -86,31 +87,39 @@ def train_loop(
     bar = recorder.progress_bar(run.total, step, enabled=run.lead)
     sums: dict[str, float] = {}
     d_steps, d_separated = 0, 0.0
-    try:
-        while step < run.total:
-            placed = sharding.put_batch(prepare_batch(run, next(batches)), run.mesh)
-            state, metrics = step_fn(state, placed, vgg_params)
-            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            step += 1
-            _check_finite(step, metrics, manager)
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if "d_separated" in metrics:
-                d_steps, d_separated = d_steps + 1, d_separated + metrics["d_separated"]
-            bar.update(1)
-            bar.set_postfix(recorder.format_postfix(step / run.steps_per_epoch, metrics), refresh=False)
-            if step % tcfg.log_every == 0 or step == run.total:
-                n = tcfg.log_every if step % tcfg.log_every == 0 else step % tcfg.log_every
-                rec.write(step, "train", {k: v / n for k, v in sums.items()})
-                sums = {}
-            checkpoints.save(manager, state, force=step == run.total)
-            if step == run.total or (tcfg.eval_every and step % tcfg.eval_every == 0):
-                stop = validate(step, state, (d_steps, d_separated))
-                d_steps, d_separated = 0, 0.0
-                if stop:
-                    break
-    finally:
-        bar.close()
+    with StopRequests() as signals:
+        try:
+            while step < run.total:
+                placed = sharding.put_batch(prepare_batch(run, next(batches)), run.mesh)
+                state, metrics = step_fn(state, placed, vgg_params)
+                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                step += 1
+                _check_finite(step, metrics, manager)
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if "d_separated" in metrics:
+                    d_steps, d_separated = d_steps + 1, d_separated + metrics["d_separated"]
+                bar.update(1)
+                bar.set_postfix(recorder.format_postfix(step / run.steps_per_epoch, metrics), refresh=False)
+                if step % tcfg.log_every == 0 or step == run.total:
+                    n = tcfg.log_every if step % tcfg.log_every == 0 else step % tcfg.log_every
+                    rec.write(step, "train", {k: v / n for k, v in sums.items()})
+                    sums = {}
+                checkpoints.save(manager, state, force=step == run.total or signals.requested is not None)
+                if signals.requested:
+                    manager.close()
+                    raise InterruptedTrainingError(
+                        f"{signals.requested} at step {step}: checkpoint saved in {manager.directory / str(step)}; "
+                        "run the same command again to resume",
+                        signals.signum,
+                    )
+                if step == run.total or (tcfg.eval_every and step % tcfg.eval_every == 0):
+                    stop = validate(step, state, (d_steps, d_separated))
+                    d_steps, d_separated = 0, 0.0
+                    if stop:
+                        break
+        finally:
+            bar.close()
     checkpoints.save(manager, state, force=True)
     manager.close()
     return state

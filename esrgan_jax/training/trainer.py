@@ -11,6 +11,7 @@ one to WORKDIR/export_last, and writes the evaluation table against bicubic (WOR
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from esrgan_jax.training.run import Run, build_run
 from esrgan_jax.training.state import TrainState, create_train_state, generator_params
 from esrgan_jax.training.validation import Validator
 from esrgan_jax.training.weights import load_weights
+from esrgan_jax.training.workdir_lock import workdir_lock
 
 __all__ = ["NonFiniteLossError", "initial_state", "state_builder", "train_and_evaluate"]
 
@@ -56,9 +58,8 @@ def initial_state(run: Run, sources: Sources) -> tuple[TrainState, str]:
     "scratch"."""
     init, tcfg = state_builder(run), run.config.train
     manager = checkpoints.checkpoint_manager(run.workdir, tcfg.save_every, tcfg.keep)
-    resume_step = checkpoints.latest_step(manager)
-    if resume_step is not None:
-        state = checkpoints.restore(manager, init, sharding.replicated(run.mesh))
+    if checkpoints.latest_step(manager) is not None:
+        state, resume_step = checkpoints.restore_newest_readable(manager, init, sharding.replicated(run.mesh), run.say)
         run.say(f"start: resuming from {manager.directory / str(resume_step)} (step {resume_step})")
         manager.close()
         return state, "resume"
@@ -89,20 +90,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       "bicubic": mean scores of the exported generator and of bicubic, "table": the printed Markdown}.
 
     Raises:
-      UserError: missing converted weights, bad config values or data (exit code 2);
-        NonFiniteLossError on a NaN/inf loss (exit code 3).
+      UserError: missing converted weights, bad config values or data, a workdir another run is using, a
+        checkpoint that cannot be written (exit code 2); NonFiniteLossError on a NaN/inf loss (exit code 3);
+        InterruptedTrainingError on SIGTERM / Ctrl-C, once the current step is saved (exit code 143 / 130).
     """
     sharding.maybe_initialize_distributed()
     workdir = Path(workdir)
     kind, hparams = check_config(config)
     sources = find_sources(config, workdir, kind, hparams)  # before anything is read, written or compiled
+    with workdir_lock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
+        return _train(config, workdir, kind, hparams, sources)
+
+
+def _train(
+    config: ml_collections.ConfigDict, workdir: Path, kind: str, hparams: dict[str, Any], sources: Sources
+) -> dict[str, Any]:
+    """`train_and_evaluate` once the config is checked, the weights found and the workdir locked."""
     run = build_run(config, workdir, kind, hparams)
     vgg_params = load_weights(sources, "vgg")[0] or {}
+    state_shapes = sharding.shapes(jax.eval_shape(state_builder(run)), sharding.replicated(run.mesh))
     step_fn = None
     if (sources.saved_step or 0) < run.total:  # before the state exists (loop.compile_step)
-        state_shapes = sharding.shapes(jax.eval_shape(state_builder(run)), sharding.replicated(run.mesh))
         step_fn = compile_step(run, state_shapes, vgg_params)
     state, start = initial_state(run, sources)
+    if step_fn is None and int(jax.device_get(state.step)) < run.total:  # the last checkpoint was damaged
+        step_fn = compile_step(run, state_shapes, vgg_params)
     vgg_params = sharding.put_replicated(vgg_params, run.mesh)
     workdir.mkdir(parents=True, exist_ok=True)
     if run.lead:

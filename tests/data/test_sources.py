@@ -82,7 +82,7 @@ def test_bad_files_error_or_skip_with_warning(tmp_path):
     (folder / "junk.png").write_bytes(b"junk")
     with pytest.raises(UserError) as e:
         open_dataset(str(folder))
-    assert str(e.value).startswith(f"{folder / 'junk.png'}: cannot read image (")
+    assert str(e.value).startswith(f"{folder / 'junk.png'}: is a text file, not an image (and 1 more problem)")
     assert str(e.value).endswith("(and 1 more problem); use skip_bad to leave bad files out")
     with pytest.warns(DataWarning, match=r"skipped 2 bad file\(s\): .*junk\.png.*tiny\.png: 16x3 is smaller than"):
         ds = open_dataset(str(folder), skip_bad=True)

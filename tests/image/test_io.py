@@ -137,9 +137,9 @@ def test_unreadable_files_raise_one_line_user_error(tmp_path):
     assert isinstance(e.value, UserError)
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image at all")
-    with pytest.raises(ImageReadError, match=r"junk\.png: cannot read image \(") as e:
+    with pytest.raises(ImageReadError) as e:
         read_uint8(junk)
-    assert "\n" not in str(e.value)
+    assert str(e.value) == f"{junk}: is a text file, not an image"
     truncated = tmp_path / "trunc.png"
     Image.fromarray(RNG.integers(0, 256, (64, 64, 3)).astype(np.uint8)).save(tmp_path / "full.png")
     truncated.write_bytes((tmp_path / "full.png").read_bytes()[:200])
@@ -173,3 +173,58 @@ def test_list_images(tmp_path):
     assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.tiff"]
     with pytest.raises(UserError, match="not a directory"):
         list_images(tmp_path / "nope")
+
+
+def _png16_header_only(path: Path, width: int, height: int) -> None:
+    """A 16-bit RGB PNG whose IHDR announces `width` x `height` pixels, with one tiny IDAT (valid CRCs)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_sizes_in_a_header_are_checked_before_any_allocation(tmp_path):
+    # pypng (16-bit PNG) and tifffile have no decompression-bomb limit of their own: Pillow's applies to them too.
+    limit = 2 * Image.MAX_IMAGE_PIXELS
+    _png16_header_only(tmp_path / "bomb.png", 100_000, 100_000)
+    with pytest.raises(ImageReadError) as e:
+        read_image(tmp_path / "bomb.png")
+    assert str(e.value) == (
+        f"{tmp_path / 'bomb.png'}: cannot read image (DecompressionBombError: the header announces 100000x100000 "
+        f"pixels, more than the limit of {limit} (a decompression bomb?))"
+    )
+    tifffile.imwrite(tmp_path / "big.tif", np.zeros((4, 4), np.uint8))
+    data = bytearray((tmp_path / "big.tif").read_bytes())
+    with tifffile.TiffFile(tmp_path / "big.tif") as tif:  # the ImageWidth / ImageLength tags' value offsets
+        tags = tif.pages[0].tags
+        width_at, length_at = tags["ImageWidth"].valueoffset, tags["ImageLength"].valueoffset
+        width_type = tags["ImageWidth"].dtype
+    fmt = "<I" if width_type == 4 else "<H"
+    data[width_at : width_at + struct.calcsize(fmt)] = struct.pack(fmt, 60_000)
+    data[length_at : length_at + struct.calcsize(fmt)] = struct.pack(fmt, 60_000)
+    (tmp_path / "big.tif").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError) as e:
+        read_image(tmp_path / "big.tif")
+    assert str(e.value) == (
+        f"{tmp_path / 'big.tif'}: cannot read image (DecompressionBombError: the header announces 60000x60000 "
+        f"pixels, more than the limit of {limit} (a decompression bomb?))"
+    )
+
+
+def test_a_tiff_that_trips_tifffile_is_one_line(tmp_path):
+    # Found by the long fuzz run: a duplicated range of tags makes tifffile divide a tuple (TypeError).
+    from testkit.fuzz import mutate
+
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "seed.tif", rng.integers(0, 256, (12, 16, 3)).astype(np.uint8))
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(mutate((tmp_path / "seed.tif").read_bytes(), [("dup", 0.11425694140522202, 27, b"\xe5")]))
+    with pytest.raises(ImageReadError) as e:
+        read_image(bad)
+    assert str(e.value) == (
+        f"{bad}: cannot read image (ValueError: damaged TIFF (TypeError: unsupported operand type(s) for //: 'tuple' "
+        "and 'int'))"
+    )

@@ -129,7 +129,23 @@ def test_errors_are_one_line_and_name_the_path(tmp_path, generator_params):
     assert message(load_generator, tmp_path / "g") == f"{meta_file}: format 'esrgan-jax/0', expected 'esrgan-jax/1'"
     meta_file.write_text("{not json")
     assert message(read_meta, tmp_path / "g").startswith(f"{meta_file}: not valid JSON (")
+    meta_file.write_text("[1, 2]")
+    assert message(read_meta, tmp_path / "g") == f"{meta_file}: holds a JSON list, expected an object"
+    meta_file.write_text(json.dumps({**meta, "kind": "resnet"}))
+    assert message(read_meta, tmp_path / "g") == (
+        f"{meta_file}: 'kind' must be one of rrdbnet, vgg_discriminator, vgg19, vgg16, srcnn, lpips, compact and "
+        "'hparams' an object; got kind 'resnet'"
+    )
+    meta_file.write_text(json.dumps({**meta, "hparams": {**meta["hparams"], "num_blocks": 2}}))
+    assert message(load_generator, tmp_path / "g").startswith(f"{meta_file}: bad 'hparams' (")
     meta_file.write_text(json.dumps(meta))
+    data = max((p for p in (tmp_path / "g" / "variables").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    saved = data.read_bytes()
+    data.write_bytes(saved[: len(saved) // 2])  # a download cut short
+    assert message(load_generator, tmp_path / "g").startswith(
+        f"{tmp_path / 'g' / 'variables'}: cannot read the model's variables ("
+    )
+    data.write_bytes(saved)
     for p in sorted((tmp_path / "g" / "variables").rglob("*"), reverse=True):
         p.unlink() if p.is_file() else p.rmdir()
     (tmp_path / "g" / "variables").rmdir()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import jax
 import numpy as np
 import optax
@@ -97,3 +99,72 @@ def test_restore_into_another_architecture_is_one_line(tmp_path):
 def test_bad_intervals():
     with pytest.raises(UserError, match=r"config.checkpoint: save_every and keep must be >= 1, got 0 and 1"):
         checkpoints.checkpoint_manager("/nonexistent", save_every=0, keep=1)
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, request):
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    checkpoints.save(mgr, _state(step=1, gan=False))
+    disk = request.getfixturevalue("full_disk")
+    with pytest.raises(UserError) as e:
+        checkpoints.save(mgr, _state(step=2, gan=False))
+    assert str(e.value) == (
+        f"{tmp_path / 'checkpoints'}: cannot write the checkpoint of step 2 (No space left on device); the newest "
+        "complete one, step 1, is intact; free space and run the same command again to resume"
+    )
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]  # the partial one is removed
+    disk["on"] = False  # space freed: the same step saves and restores exactly
+    mgr.close()
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    assert int(checkpoints.restore(mgr, lambda: _state(gan=False)).step) == 1
+    assert checkpoints.save(mgr, _state(step=2, gan=False))
+    restored = checkpoints.restore(mgr, lambda: _state(gan=False))
+    jax.tree.map(np.testing.assert_array_equal, restored, _state(step=2, gan=False))
+
+
+def _damage(step_dir, how: str) -> None:
+    if how == "truncated":
+        data = max((p for p in step_dir.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+        data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    elif how == "missing data":
+        shutil.rmtree(step_dir / "default" / "ocdbt.process_0")
+    else:
+        (step_dir / "default" / "_METADATA").unlink()
+
+
+@pytest.mark.parametrize("how", ["truncated", "missing data", "missing metadata"])
+def test_a_damaged_newest_checkpoint_resumes_from_the_previous_one(tmp_path, how):
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    for step in (1, 2):
+        checkpoints.save(mgr, _state(step=step, gan=False))
+    mgr.close()
+    _damage(tmp_path / "checkpoints" / "2", how)
+    said = []
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    state, step = checkpoints.restore_newest_readable(mgr, lambda: _state(gan=False), say=said.append)
+    assert step == 1
+    jax.tree.map(np.testing.assert_array_equal, state, _state(step=1, gan=False))
+    assert len(said) == 1 and said[0].startswith(f"resume: {tmp_path / 'checkpoints' / '2'} is damaged (")
+    assert said[0].endswith(f"); moved to {tmp_path / 'damaged_checkpoints' / '2'}, resuming from step 1")
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["1"]
+    mgr.close()
+
+
+def test_no_readable_checkpoint_is_an_error_never_a_fresh_start(tmp_path):
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    checkpoints.save(mgr, _state(step=1, gan=False))
+    mgr.close()
+    _damage(tmp_path / "checkpoints" / "1", "missing metadata")
+    mgr = checkpoints.checkpoint_manager(tmp_path, save_every=1, keep=3)
+    with pytest.raises(UserError) as e:
+        checkpoints.restore_newest_readable(mgr, lambda: _state(gan=False), say=print)
+    where = tmp_path / "checkpoints"
+    assert str(e.value) == (
+        f"{where / '1'}: cannot read the checkpoint (Metadata file (named _METADATA) does not exist at "
+        f"{where / '1' / 'default'}.), nor any earlier one; move {where} away to start from the converted weights"
+    )
+    # A model mismatch is the mismatch, not damage: nothing is moved.
+    mgr = checkpoints.checkpoint_manager(tmp_path / "b", save_every=1, keep=3)
+    checkpoints.save(mgr, _state(step=1, gan=False))
+    with pytest.raises(UserError, match=r"checkpoint does not match the configured model"):
+        checkpoints.restore_newest_readable(mgr, lambda: _state(num_feat=16, gan=False), say=print)
+    assert not (tmp_path / "b" / "damaged_checkpoints").exists()

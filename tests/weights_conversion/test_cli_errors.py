@@ -42,9 +42,18 @@ def test_missing_src_subprocess(tmp_path):
 
 
 def test_unreadable_files(tmp_path, capsys):
-    (tmp_path / "junk.pth").write_bytes(b"this is not a checkpoint")
-    assert cli_error(main, [tmp_path / "junk.pth", tmp_path / "out"], capsys).startswith(
-        f"error: {tmp_path / 'junk.pth'}: cannot read checkpoint ("
+    (tmp_path / "junk.pth").write_bytes(b"\x00\x9f\x13 binary data")
+    assert cli_error(main, [tmp_path / "junk.pth", tmp_path / "out"], capsys) == (
+        f"error: {tmp_path / 'junk.pth'}: is binary data of no known format, not a PyTorch checkpoint"
+    )
+    torch.save({"w": torch.zeros(64)}, tmp_path / "whole.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:100])  # cut short: torch's reason
+    assert cli_error(main, [tmp_path / "cut.pth", tmp_path / "out"], capsys).startswith(
+        f"error: {tmp_path / 'cut.pth'}: cannot read checkpoint ("
+    )
+    (tmp_path / "notes.pth").write_bytes(b"this is not a checkpoint")  # was `cannot read checkpoint (101)`
+    assert cli_error(main, [tmp_path / "notes.pth", tmp_path / "out"], capsys) == (
+        f"error: {tmp_path / 'notes.pth'}: is a text file, not a PyTorch checkpoint"
     )
     (tmp_path / "junk.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
     assert cli_error(main, [tmp_path / "junk.safetensors", tmp_path / "out"], capsys).startswith(
@@ -56,6 +65,7 @@ def test_unreadable_files(tmp_path, capsys):
     )
     assert cli_error(main, [tmp_path, tmp_path / "out"], capsys) == f"error: {tmp_path}: not a file"
     assert not (tmp_path / "out").exists()
+    (tmp_path / "whole.pth").unlink()
 
 
 class _Payload:
