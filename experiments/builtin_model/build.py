@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.common.machine import describe
 from esrgan_jax.data.pairing import image_size
 from esrgan_jax.weights import BUILTIN, builtin_dir
 from experiments.builtin_model import ship
@@ -98,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = out / "run"
     cmd = train_args(weights, train, sets, workdir) + ([f"--config.train.steps={args.steps}"] if args.steps else [])
     print(f"training {' '.join(cmd)} ...", flush=True)
+    machine = describe()  # the date and load average as training begins
     times = {"train": run_timed(cmd, out / "logs" / "train.log")}
     print(f"  {times['train']}", flush=True)
     data = ship.data_record(train, left_out, sets)
-    dst = ship.write_model(workdir, Path(args.dst), COMMAND, cmd, commit, times["train"], data, weights)
+    run = {**times["train"], "machine": machine}
+    dst = ship.write_model(workdir, Path(args.dst), COMMAND, cmd, commit, run, data, weights)
     methods = ["bicubic", f"animevideov3={weights['animevideov3']}", f"{BUILTIN}_float32={workdir}", f"{BUILTIN}={dst}"]
     ev = ["esrgan_jax.evaluate", *[f"--data={sets[s]}" for s in ship.TEST_SETS], *[f"--method={m}" for m in methods]]
     ev += [f"--lpips={weights['lpips']}", f"--out={out / 'eval'}"]

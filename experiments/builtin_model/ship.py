@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common.machine import describe
 from esrgan_jax.fileio import atomic_write
 from esrgan_jax.models.store import META_FILE, load_variables, read_meta, save_model
 from esrgan_jax.weights import BUILTIN, size_bytes
@@ -83,10 +82,11 @@ def write_model(
     data: dict[str, Any],
     weights: dict[str, Path],
 ) -> Path:
-    """Writes the run's selected generator (WORKDIR/export) to `dst` in float16, with its provenance."""
+    """Writes the run's selected generator (WORKDIR/export) to `dst` in float16, with its provenance; `timing`
+    holds the run's wall time, peak RSS and `machine` (benchmarks.common.machine.describe() as training began)."""
     meta, variables = load_variables(workdir / "export")
     start = read_meta(weights["animevideov3"])["source"]
-    machine = describe()
+    machine = timing["machine"]
     source = {
         "name": BUILTIN,
         "what": "Real-ESRGAN's realesr-animevideov3 (SRVGGNetCompact) fine-tuned for x4 bicubic downscaling",
