@@ -13,8 +13,9 @@ weights: L1 loss (BasicSR's PSNR-oriented training), Adam 5e-4 (0.9, 0.99) halve
 batch 16, LR patch 32, 1200 steps; the best validated step (PSNR-Y) is exported. Training images, HR only, LR
 made with MATLAB bicubic on the fly: the 74 T91 images not in the validation crops and at least 128 pixels on
 each side, and the study's 80 B100 training images. Validation: the study's 10 T91 crops (HR 192x192).
-Reproduces: the built-in model's row in the README (it must beat bicubic and the study's SRCNN on every set).
-Expected: see esrgan_jax/weights/compact_x4/model.json ("results"), the README's "Built-in model".
+Reproduces: the built-in model esrgan_jax/weights/compact_x4 (its model.json "results"; README "Built-in model").
+Expected: PSNR-Y 31.23 / 27.92 / 25.72 dB on Set5 / Set14 / B100-test (SRCNN 29.86 / 26.99 / 25.19), LPIPS
+0.2158 / 0.3164 / 0.3788; 34.9 min on a 2-core AMD EPYC Zen 4 at load average 5-10 from other jobs.
 """
 
 from esrgan_jax.training.defaults import ALL_TRAINABLE, base_config
