@@ -1,10 +1,11 @@
 """Upscale image files, folders or globs with a converted or trained generator (Real-ESRGAN-style flags).
 
-    python -m esrgan_jax.upscale INPUT [INPUT ...] --weights CHECKPOINT_OR_WORKDIR -o OUTDIR [--tile 512]
+    python -m esrgan_jax.upscale INPUT [INPUT ...] [--weights CHECKPOINT_OR_WORKDIR] -o OUTDIR [--tile 512]
         [--tile-pad 64] [--outscale F] [--alpha-upsampler model|bicubic] [--suffix out] [--ext auto|png|jpg]
         [--dtype float32|bfloat16] [--overwrite] [--weights-b B --alpha 0.8] [--color-fix none|mean|wavelet]
 
-Each input is read in its own bit depth (8/16), mode (gray/RGB/RGBA) and EXIF orientation and written back in
+Without --weights it uses the model that ships inside the package (`esrgan_jax.weights`) and says so. Each
+input is read in its own bit depth (8/16), mode (gray/RGB/RGBA) and EXIF orientation and written back in
 the same kind, atomically. A bad input is reported by name and the rest still run; the exit code is then 2.
 """
 
@@ -27,6 +28,7 @@ from esrgan_jax.inference.color_fix import COLOR_FIXES
 from esrgan_jax.inference.tiling import DEFAULT_TILE, DEFAULT_TILE_PAD
 from esrgan_jax.inference.upscaler import ALPHA_UPSAMPLERS, Upscaler
 from esrgan_jax.models import COMPUTE_DTYPES
+from esrgan_jax.weights import builtin_dir, describe
 
 
 @dataclass
@@ -138,7 +140,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; defaults follow Real-ESRGAN's inference_realesrgan.py where it has the flag."""
     p = argparse.ArgumentParser(prog="python -m esrgan_jax.upscale", description=__doc__.split("\n")[0])
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or globs")
-    p.add_argument("--weights", required=True, help="model directory or training workdir (rrdbnet or srcnn)")
+    p.add_argument(
+        "--weights", default=None, help="model directory or training workdir (default: the built-in compact x4)"
+    )
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument(
         "--tile", type=int, default=DEFAULT_TILE, help=f"tile size in input pixels; 0 = whole image ({DEFAULT_TILE})"
@@ -168,8 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_jax()
     if args.outscale is not None and args.outscale <= 0:
         raise UserError(f"--outscale {args.outscale}: expected a positive factor")
+    if args.weights is None:
+        print(describe("pass --weights"), file=sys.stderr)
     upscaler = Upscaler(
-        args.weights,
+        args.weights or builtin_dir(),
         tile=args.tile,
         tile_pad=args.tile_pad,
         tile_batch=args.tile_batch,

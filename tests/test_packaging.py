@@ -1,8 +1,10 @@
 """Packaging: configs/ installs as `esrgan_jax.configs` (no top-level `configs` package), every package folder is
-listed in pyproject.toml, and every named config loads by path the way `python -m esrgan_jax.train` loads it."""
+listed in pyproject.toml, the built-in model's files are package data, and every named config loads by path the way
+`python -m esrgan_jax.train` loads it."""
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from ml_collections import config_flags
 from esrgan_jax import train
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("demo", "esrgan_x4", "mse", "perceptual", "perceptual_esrgan", "psnr_x4", "srcnn")
+NAMES = ("compact_x4", "demo", "esrgan_x4", "mse", "perceptual", "perceptual_esrgan", "psnr_x4", "srcnn")
 
 
 def test_pyproject_lists_every_package_and_maps_configs_into_esrgan_jax():
@@ -27,6 +29,17 @@ def test_pyproject_lists_every_package_and_maps_configs_into_esrgan_jax():
     assert setuptools["package-dir"] == {"esrgan_jax.configs": "configs"}
 
 
+def test_package_data_holds_every_file_of_the_built_in_model():
+    tomllib = pytest.importorskip("tomllib")
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    folder = REPO / "esrgan_jax" / "weights"
+    matched = {
+        Path(p) for pattern in patterns["esrgan_jax.weights"] for p in glob.glob(str(folder / pattern), recursive=True)
+    }
+    files = {p for p in (folder / "compact_x4").rglob("*") if p.is_file()}
+    assert len(files) >= 3 and {p for p in matched if p.is_file()} == files  # setuptools globs them the same way
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_named_config_loads_by_path_as_the_cli_does(name, monkeypatch):
     path = train.resolve_config_path(name)
@@ -36,4 +49,4 @@ def test_named_config_loads_by_path_as_the_cli_does(name, monkeypatch):
     argv = ["train", f"--config={path}", "--config.train.seed=7"]
     monkeypatch.setattr("sys.argv", argv)  # config_flags reads the --config.KEY overrides from sys.argv
     fv(argv)
-    assert fv.config.train.seed == 7 and fv.config.model.kind in ("rrdbnet", "srcnn")
+    assert fv.config.train.seed == 7 and fv.config.model.kind in ("rrdbnet", "srcnn", "compact")

@@ -1,6 +1,7 @@
 """Tests for the `python -m esrgan_jax.upscale` CLI: every image kind written back in its kind, EXIF rotation,
 existing outputs kept without --overwrite, no temp files, bad inputs named while the others finish (exit 2),
---outscale/--ext/--suffix, and network interpolation from the command line."""
+--outscale/--ext/--suffix, network interpolation from the command line, and the built-in model without
+--weights."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from PIL import Image
 
 from esrgan_jax.errors import run_cli
 from esrgan_jax.image.io import read_raw
-from esrgan_jax.models.store import save_model
+from esrgan_jax.models.store import load_generator, save_model
 from esrgan_jax.upscale import main
+from esrgan_jax.weights import builtin_dir, size_bytes
 from tests.support import BT601, HP, by_hand, tiny
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,3 +148,15 @@ def test_missing_weights_is_one_line(capsys, inputs, tmp_path):
     code, _, err = cli(capsys, inputs, "--weights", tmp_path / "nope", "-o", tmp_path / "out")
     assert (code, err) == (2, f"error: {tmp_path / 'nope'}: no such model directory (convert one with "
                                "`python -m weights_conversion`)\n")  # fmt: skip
+
+
+def test_without_weights_the_built_in_model_runs_and_is_named(capsys, inputs, tmp_path):
+    module, params = load_generator(builtin_dir())
+    size = size_bytes(builtin_dir()) / 1e6
+    code, stdout, err = cli(capsys, inputs / "rgb.png", "-o", tmp_path / "out", "--tile", 0)
+    assert code == 0, err
+    assert err == f"using the built-in model compact_x4 (compact, x4, {size:.1f} MB); pass --weights for another\n"
+    assert stdout.startswith("upscaled 1 image(s) in ")
+    lr = read_raw(inputs / "rgb.png")[0] / 255.0
+    expected = np.rint(by_hand(module, params, lr) * 255)  # the shipped network, applied by hand
+    assert np.abs(read_raw(tmp_path / "out" / "rgb_out.png")[0].astype(int) - expected).max() <= 1

@@ -28,6 +28,20 @@ def macs_per_lr_pixel(num_feat: int, num_block: int, num_grow_ch: int, num_in_ch
     return trunk + head + tail
 
 
+def compact_macs_per_lr_pixel(num_feat: int, num_conv: int, num_in_ch: int = 3, scale: int = 4, **_) -> int:
+    """Multiply-adds per input pixel of an SRVGGNetCompact (619,200 for the built-in model's nf 64, 16 convs):
+    every 3x3 conv runs at LR resolution, the last one makes num_in_ch * scale**2 channels."""
+    nf = num_feat
+    return 9 * num_in_ch * nf + num_conv * 9 * nf * nf + 9 * nf * num_in_ch * scale**2
+
+
+def model_macs(model: dict) -> int:
+    """Multiply-adds per LR pixel of the benchmark's model: an RRDBNet, or the built-in compact (kind "compact")."""
+    if model.get("kind") == "compact":
+        return compact_macs_per_lr_pixel(**model)
+    return macs_per_lr_pixel(**model)
+
+
 @dataclass(frozen=True)
 class Case:
     """One row of the table.
@@ -90,4 +104,14 @@ def quick_cases() -> list[Case]:
         Case("upscale 96x96 tiled", "upscale", 96, tile=32, reps=1),
         Case("upscale 96x96 whole", "upscale", 96, reps=1),
         Case("api upscale 32x32 whole", "api", 32, reps=1),
+    ]
+
+
+def builtin_cases() -> list[Case]:
+    """`--builtin`: the upscale rows (and single forwards) of the built-in compact model, a far smaller network."""
+    return [
+        Case("forward 128x128 b1", "forward", 128, reps=5),
+        Case("upscale 512x512 tiled", "upscale", 512, tile=128, reps=3),
+        Case("upscale 512x512 whole", "upscale", 512, reps=3),
+        Case("api upscale 512x512 whole", "api", 512, reps=3),
     ]

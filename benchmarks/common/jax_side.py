@@ -21,6 +21,7 @@ import optax
 from benchmarks.common.cases import TILE_PAD, Case
 from benchmarks.common.weights import inputs, load_flax_params, model_dir
 from esrgan_jax.compilation import compile_and_release
+from esrgan_jax.models import build_model
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.sharding import image_sharding, place
 
@@ -135,19 +136,24 @@ class Upscale:
 WORKLOADS = {"forward": Forward, "train": TrainStep}
 
 
-def build(case: Case, weights: str, seed: int, remat: bool, dtype: str = "float32") -> Any:
+def build(case: Case, weights: str, seed: int, remat: bool, dtype: str = "float32", kind: str = "rrdbnet") -> Any:
     """The workload for `case` on the shared weights.
 
     Args:
       remat: train with `RRDBNet(remat=True)` (recompute RRDB activations in the backward pass).
       dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32; for GPUs).
+      kind: "rrdbnet", or "compact" for the built-in model (`--builtin`; its "api" row is `Upscaler()`).
     """
     from esrgan_jax.inference import Upscaler
 
     if case.kind == "api":  # before anything else touches JAX, as in the README's Python example
-        return Upscale(Upscaler(model_dir(weights), tile=case.tile, tile_pad=TILE_PAD), case, seed)
-    hparams, params = load_flax_params(weights)
-    module = RRDBNet(**hparams, remat=remat and case.kind == "train", dtype=jnp.dtype(dtype))
+        source = () if kind == "compact" else (model_dir(weights),)  # Upscaler(): the built-in model
+        return Upscale(Upscaler(*source, tile=case.tile, tile_pad=TILE_PAD), case, seed)
+    hparams, params = load_flax_params(weights, kind)
+    if kind == "compact":
+        module = build_model(kind, hparams, dtype=jnp.dtype(dtype))
+    else:
+        module = RRDBNet(**hparams, remat=remat and case.kind == "train", dtype=jnp.dtype(dtype))
     if case.kind == "upscale":
         return Upscale(Upscaler((module, params), tile=case.tile, tile_pad=TILE_PAD), case, seed)
     return WORKLOADS[case.kind](module, params, case, seed)

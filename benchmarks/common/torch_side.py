@@ -1,4 +1,5 @@
-"""The PyTorch side of every workload: the reference RRDBNet from the tests, on the same weights.
+"""The PyTorch side of every workload: the reference RRDBNet from the tests (or, for `--builtin`, spandrel's
+SRVGGNetCompact), on the same weights.
 
 Set up the way a PyTorch user gets the most out of a CPU: channels_last tensors and model (oneDNN's preferred
 layout for convolutions), `torch.set_num_threads(cores)`, `inference_mode` for inference. Training uses
@@ -118,10 +119,20 @@ class Upscale:
 WORKLOADS = {"forward": Forward, "train": TrainStep, "upscale": Upscale, "api": Upscale}
 
 
+def compact_torch(num_in_ch: int, num_out_ch: int, num_feat: int, num_conv: int, scale: int, **_) -> torch.nn.Module:
+    """spandrel's SRVGGNetCompact (`--builtin`), imported on the test kit's stand-in torchvision."""
+    from testkit.torchvision_standin import torchvision_standin
+
+    with torchvision_standin():
+        from spandrel.architectures.Compact import Compact
+
+    return Compact(num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat, num_conv=num_conv, upscale=scale)
+
+
 def build(case: Case, weights: str, seed: int, model_cfg: dict[str, int]) -> Any:
     """The workload for `case` on the shared weights, with threads = the cores this process may use."""
     torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-    model = RRDBNetTorch(**model_cfg)
+    model = compact_torch(**model_cfg) if model_cfg.get("kind") == "compact" else RRDBNetTorch(**model_cfg)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in load_state_dict(weights).items()})
     model = model.to(memory_format=torch.channels_last)
     return WORKLOADS[case.kind](model, case, seed)

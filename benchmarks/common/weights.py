@@ -1,4 +1,5 @@
-"""One set of random RRDBNet weights shared by both frameworks, stored as a BasicSR-keyed state dict (.npz).
+"""One set of random RRDBNet weights shared by both frameworks, stored as a BasicSR-keyed state dict (.npz); or,
+with `--builtin`, the built-in compact model's weights in the same form.
 
 The weights come from esrgan-jax's own initialiser (BasicSR's 0.1-scaled Kaiming init for the dense blocks,
 so activations stay O(1) through 23 blocks and an absolute tolerance is meaningful), are written in PyTorch
@@ -60,6 +61,23 @@ def make_weights(path: str | os.PathLike, model: dict[str, int], seed: int = 0) 
     return {"init_s": init_s}
 
 
+def write_builtin_weights(path: str | os.PathLike) -> dict[str, float]:
+    """`--builtin`: the built-in compact model's weights (float16 on disk, float32 here) as its Real-ESRGAN state
+    dict at `path` (.npz), for PyTorch and, through the converter, for JAX; returns the time to load them."""
+    from esrgan_jax.models.store import load_variables
+    from esrgan_jax.weights import builtin_dir
+    from weights_conversion.to_torch import state_dict
+
+    start = time.perf_counter()
+    meta, variables = load_variables(builtin_dir())
+    init_s = time.perf_counter() - start
+    sd, _ = state_dict(meta["kind"], meta["hparams"], variables)
+    tmp = Path(path).with_suffix(".tmp.npz")
+    np.savez(tmp, **sd)
+    os.replace(tmp, path)
+    return {"init_s": init_s}
+
+
 def model_dir(path: str | os.PathLike) -> Path:
     """The model directory `make_weights` writes beside the state dict at `path`."""
     return Path(path).with_suffix("")
@@ -71,11 +89,11 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def load_flax_params(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_flax_params(path: str | os.PathLike, kind: str = "rrdbnet") -> tuple[dict[str, Any], dict[str, Any]]:
     """(hparams, params) for esrgan-jax, converted from the shared state dict by the project's converter."""
     from weights_conversion import convert_state_dict
 
-    _, hparams, variables, _ = convert_state_dict(load_state_dict(path), "rrdbnet")
+    _, hparams, variables, _ = convert_state_dict(load_state_dict(path), kind)
     return hparams, variables["params"]
 
 

@@ -1,10 +1,12 @@
-"""`python -m benchmarks.cpu.run [--quick] [--json OUT.json]`: esrgan-jax vs the PyTorch reference, side by side.
+"""`python -m benchmarks.cpu.run [--quick|--builtin] [--json OUT.json]`: esrgan-jax vs PyTorch, side by side.
 
 For every case (benchmarks/common/cases.py) and round, one fresh JAX worker and one fresh PyTorch worker are started
 (benchmarks/cpu/worker.py), set up (JAX: compile; PyTorch: first call) and then asked for repetitions alternately,
 so both see the same machine load; the table reports medians over all rounds. Each round's first call is a
 fresh process's, so round 1 shows the cold compile and round 2 the persistent compilation cache at work (the
-cache folder is a fresh temporary one unless `--cache-dir` is given, so "cold" really is cold).
+cache folder is a fresh temporary one unless `--cache-dir` is given, so "cold" really is cold). The model is
+ESRGAN's RRDBNet on random weights, or with `--builtin` the built-in compact model on its own weights (PyTorch:
+spandrel's SRVGGNetCompact).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmarks.common import machine, report
-from benchmarks.common.cases import FULL_MODEL, KINDS, Case, full_cases, macs_per_lr_pixel, quick_cases
+from benchmarks.common.cases import FULL_MODEL, KINDS, Case, builtin_cases, full_cases, model_macs, quick_cases
 from esrgan_jax.sharding import ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +135,8 @@ def run_benchmark(
 
     Args:
       cases: the rows to measure.
-      model: RRDBNet hyper-parameters (num_feat, num_block, num_grow_ch); default ESRGAN's.
+      model: RRDBNet hyper-parameters (num_feat, num_block, num_grow_ch), default ESRGAN's; or the built-in
+        model's (`builtin_model()`, kind "compact"), whose own weights both frameworks then run.
       rounds: fresh worker pairs per case (round 2+ reuses the persistent compilation cache).
       remat: JAX train step with `RRDBNet(remat=True)` (recompute RRDB activations in the backward pass).
       cache_dir: JAX compilation cache folder; default a fresh temporary folder (cold first compile).
@@ -145,7 +148,7 @@ def run_benchmark(
     """
     model = dict(model or FULL_MODEL)
     result = {"schema": report.SCHEMA, "machine": machine.describe(), "model": model}
-    result["macs_per_lr_pixel"] = macs = macs_per_lr_pixel(**model)
+    result["macs_per_lr_pixel"] = macs = model_macs(model)
     result["settings"] = {
         "rounds": rounds,
         "remat": remat,
@@ -183,9 +186,19 @@ def run_benchmark(
     return result
 
 
+def builtin_model() -> dict:
+    """The built-in model's kind and hyper-parameters (`--builtin`), from its model.json."""
+    from esrgan_jax.models.store import read_meta
+    from esrgan_jax.weights import builtin_dir
+
+    meta = read_meta(builtin_dir())
+    return {"kind": meta["kind"], **meta["hparams"]}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.cpu.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions, one round")
+    p.add_argument("--builtin", action="store_true", help="the built-in compact model (its weights) instead of RRDBNet")
     p.add_argument("--json", metavar="OUT.json", help="also write the full result as JSON")
     p.add_argument("--rounds", type=int, help="fresh worker pairs per case (default 2, --quick 1)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
@@ -210,8 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cpu_devices:
         os.environ[ENV_VAR] = str(args.cpu_devices)  # read by each JAX worker (benchmarks/cpu/worker.py)
     kinds = set(args.kinds.split(","))
-    cases = [c for c in (quick_cases() if args.quick else full_cases()) if c.kind in kinds]
-    model = {name: getattr(args, name) for name in FULL_MODEL}
+    listed = builtin_cases() if args.builtin else quick_cases() if args.quick else full_cases()
+    cases = [c for c in listed if c.kind in kinds]
+    model = builtin_model() if args.builtin else {name: getattr(args, name) for name in FULL_MODEL}
     rounds = args.rounds or (1 if args.quick else 2)
     result = run_benchmark(
         cases,

@@ -39,10 +39,12 @@ class Worker:
         self.workload: Any = None
 
     def init(self, req: dict) -> dict:
-        from benchmarks.common.weights import make_weights
+        from benchmarks.common.weights import make_weights, write_builtin_weights
         from esrgan_jax.compilation import enable_compilation_cache
 
         enable_compilation_cache(req.get("cache_dir"))  # the initialisers' small compiles are cached too
+        if req["model"].get("kind") == "compact":  # --builtin: the shipped model's own weights
+            return write_builtin_weights(req["weights"])
         return make_weights(req["weights"], req["model"])
 
     def setup(self, req: dict) -> dict:
@@ -54,7 +56,8 @@ class Worker:
             enable_compilation_cache(req.get("cache_dir"))
             from benchmarks.common import jax_side as side
 
-            self.workload = side.build(case, req["weights"], req["seed"], req["remat"], req.get("dtype", "float32"))
+            dtype, kind = req.get("dtype", "float32"), req["model"].get("kind", "rrdbnet")
+            self.workload = side.build(case, req["weights"], req["seed"], req["remat"], dtype, kind)
         else:
             from benchmarks.common import torch_side as side
 

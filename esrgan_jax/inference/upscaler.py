@@ -6,12 +6,14 @@ Real-ESRGAN's cv2 round trip does); an alpha channel is upscaled by the model th
 re-attached; uint8/uint16/float come back as the same kind; SRCNN-style models get their bicubic pre-upsampling;
 a one-channel (luminance) model sees the Y of a colour image, whose Cb/Cr are upscaled by bicubic; two
 checkpoints can be blended on the fly (ESRGAN's network interpolation); an opt-in colour fix matches the output's
-colours to the bicubic upscale of the input (`esrgan_jax.inference.color_fix`).
+colours to the bicubic upscale of the input (`esrgan_jax.inference.color_fix`). Without weights it loads the
+model that ships inside the package (`esrgan_jax.weights`) and says so on stderr.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import flax.linen as nn
@@ -29,6 +31,7 @@ from esrgan_jax.models import GENERATOR_KINDS, compute_dtype, network_input
 from esrgan_jax.models.blend import blend, check_alpha, check_compatible
 from esrgan_jax.models.store import load_model
 from esrgan_jax.sharding import ensure_cpu_cores, place
+from esrgan_jax.weights import builtin_dir, describe
 
 ALPHA_UPSAMPLERS = ("model", "bicubic")
 _GRAY = np.array([0.299, 0.587, 0.114], np.float32)  # cv2 RGB2GRAY, which Real-ESRGAN applies to gray output
@@ -49,7 +52,8 @@ class Upscaler:
     architectures share their compiles).
 
     Args:
-      weights: a model directory or training workdir of a generator kind, or a `(module, params)` pair.
+      weights: a model directory or training workdir of a generator kind, or a `(module, params)` pair; None:
+        the built-in model (`esrgan_jax.weights`), announced in one line on stderr.
       tile: core tile size in input pixels; 0 = whole image per call (compiles once per image size).
       tile_pad: overlap on each side of a tile, cropped away (Real-ESRGAN's default is 10; a trained 23-block
         model needs ~64 to stay within a few levels of whole-image output, see README); in the network's own
@@ -66,7 +70,7 @@ class Upscaler:
 
     def __init__(
         self,
-        weights: str | os.PathLike | tuple[nn.Module, Any],
+        weights: str | os.PathLike | tuple[nn.Module, Any] | None = None,
         *,
         tile: int = DEFAULT_TILE,
         tile_pad: int = DEFAULT_TILE_PAD,
@@ -87,6 +91,9 @@ class Upscaler:
             raise UserError(
                 f"tile {tile}, tile-pad {tile_pad}, tile-batch {tile_batch}: expected tile, pad >= 0, batch >= 1"
             )
+        if weights is None:
+            print(describe("pass weights=DIR"), file=sys.stderr)
+            weights = builtin_dir()
         self.module, params, meta = _load(weights, jdtype)
         if weights_b is not None:
             check_alpha(alpha)

@@ -1,7 +1,8 @@
 """The on-disk format of converted and exported models, and the loaders that rebuild them.
 
 A model directory holds `model.json` (kind, hyper-parameters, provenance) and `variables/`, an orbax
-checkpoint of `{"params": ..., ["batch_stats": ...]}`. A training workdir holds its exported generator in
+checkpoint of `{"params": ..., ["batch_stats": ...]}`, in float32, or in float16 where `model.json` says
+`"storage": "float16"` (half the size; loaded as float32). A training workdir holds its exported generator in
 `WORKDIR/export/`, so every loader takes either. Directories are written beside their destination and renamed
 into place, so an interrupted write never leaves a half-written model.
 """
@@ -28,6 +29,7 @@ FORMAT = "esrgan-jax/1"
 META_FILE = "model.json"
 VARIABLES_DIR = "variables"
 EXPORT_DIR = "export"
+STORAGES = ("float32", "float16")
 
 
 class CheckpointError(UserError):
@@ -40,11 +42,15 @@ def save_model(
     hparams: dict[str, Any],
     variables: dict[str, Any],
     source: dict[str, Any] | None = None,
+    storage: str = "float32",
 ) -> Path:
     """Writes `variables` (a dict with "params" and optionally "batch_stats") as a model directory at `dst`.
 
-    An existing model directory at `dst` is replaced only once the new one is complete.
+    An existing model directory at `dst` is replaced only once the new one is complete. `storage` "float16"
+    rounds every floating-point array to float16 on disk (`load_variables` returns float32 again).
     """
+    if storage not in STORAGES:
+        raise CheckpointError(f"storage {storage!r}: expected one of {', '.join(STORAGES)}")
     dst = Path(dst).absolute()
     if dst.exists() and not (dst / META_FILE).exists():
         raise CheckpointError(f"{dst}: exists and is not an esrgan-jax model directory; refusing to overwrite it")
@@ -52,6 +58,8 @@ def save_model(
     tmp = make_temp_dir(dst)
     try:
         tree = jax.tree.map(np.asarray, dict(variables))
+        if storage != "float32":
+            tree = jax.tree.map(lambda a: _stored(a, storage), tree)
         # Host numpy arrays, written by the calling process alone: in a multi-process run only process 0
         # exports, and orbax's default would wait at a barrier for the others.
         me = jax.process_index()
@@ -59,11 +67,18 @@ def save_model(
         with ocp.StandardCheckpointer(multiprocessing_options=solo) as ckptr:
             ckptr.save(tmp / VARIABLES_DIR, tree)
         meta = {"format": FORMAT, "kind": kind, "hparams": hparams, "collections": sorted(tree), "source": source or {}}
+        if storage != "float32":
+            meta["storage"] = storage
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         replace_dir(tmp, dst)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dst
+
+
+def _stored(a: np.ndarray, storage: str) -> np.ndarray:
+    """An array as written: floating-point arrays in the storage dtype, others (integer counters) unchanged."""
+    return a.astype(storage) if a.dtype.kind == "f" else a
 
 
 def resolve_model_dir(path: str | os.PathLike) -> Path:
@@ -117,7 +132,10 @@ def load_variables(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, A
         raise CheckpointError(f"{mdir / VARIABLES_DIR}: cannot read the model's variables ({reason})") from None
     if not isinstance(variables, dict) or "params" not in variables:
         raise CheckpointError(f"{mdir / VARIABLES_DIR}: holds no 'params' (incomplete model directory)")
-    return meta, jax.tree.map(np.asarray, variables)
+    variables = jax.tree.map(np.asarray, variables)
+    if meta.get("storage", "float32") != "float32":  # widened back: the modules compute from float32 parameters
+        variables = jax.tree.map(lambda a: _stored(a, "float32"), variables)
+    return meta, variables
 
 
 def load_model(

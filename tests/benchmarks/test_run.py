@@ -7,10 +7,13 @@ forward output and the same sequence of training losses from the same weights.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
+import pytest
+
 from benchmarks.common import report
-from benchmarks.common.cases import macs_per_lr_pixel
+from benchmarks.common.cases import Case, compact_macs_per_lr_pixel, macs_per_lr_pixel
 from benchmarks.cpu import run
 
 TINY = ["--num-feat", "8", "--num-block", "1", "--num-grow-ch", "4"]
@@ -20,6 +23,19 @@ def test_macs_per_lr_pixel_matches_esrgan_anchor():
     # esrgan-facts.md section 7: 17.93 M MACs per LR pixel, 16.53 M of them in the 23-block trunk.
     assert macs_per_lr_pixel(64, 23, 32) == 17_926_848
     assert macs_per_lr_pixel(64, 23, 32) - macs_per_lr_pixel(64, 0, 32) == 16_533_504
+
+
+def test_compact_macs_per_lr_pixel_are_its_conv_weights():
+    # architectures.md: animevideov3's ncnn .bin holds 619,200 float16 conv weights, one MAC each per LR pixel
+    assert compact_macs_per_lr_pixel(num_feat=64, num_conv=16, num_in_ch=3, scale=4) == 619_200
+
+
+@pytest.mark.skipif(importlib.util.find_spec("spandrel") is None, reason="needs spandrel (the PyTorch compact)")
+def test_builtin_model_runs_the_same_in_jax_and_in_spandrels_pytorch_module():
+    case = Case("forward 16x16 b1", "forward", 16, reps=1)
+    result = run.run_benchmark([case], run.builtin_model(), rounds=1, progress=False)
+    assert result["model"]["kind"] == "compact" and result["macs_per_lr_pixel"] == 619_200
+    assert result["rows"][0]["max_abs_diff"] < 1e-5  # the shipped weights, read by both frameworks
 
 
 def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, capsys):

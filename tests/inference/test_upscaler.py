@@ -1,5 +1,6 @@
 """Tests for esrgan_jax.inference (Upscaler, tiling): tiled == whole-image inference, one compile for any image size,
-every image kind against the network applied by hand, SRCNN pre-upsampling, network interpolation."""
+every image kind against the network applied by hand, SRCNN pre-upsampling, network interpolation, the built-in
+model when no weights are given."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from esrgan_jax.inference.compiled import FORWARD
 from esrgan_jax.inference.tiling import axis_windows
 from esrgan_jax.inference.upscaler import Upscaler
 from esrgan_jax.models import SRCNN
-from esrgan_jax.models.store import save_model
+from esrgan_jax.models.store import load_generator, save_model
+from esrgan_jax.weights import builtin_dir, size_bytes
 from tests.support import BT601, HP, by_hand, psnr, random_params, tiny
 
 
@@ -201,3 +203,15 @@ def test_bad_arguments_are_user_errors(image):
         Upscaler(tiny(), tile=0).upscale(np.zeros((4, 4, 3), np.int32))
     with pytest.raises(UserError, match="dtype 'float16': expected one of float32, bfloat16"):
         Upscaler(tiny(), dtype="float16")
+
+
+def test_without_weights_the_built_in_model_is_loaded_and_named(capsys, image):
+    up = Upscaler()
+    size = size_bytes(builtin_dir()) / 1e6
+    assert capsys.readouterr().err == (
+        f"using the built-in model compact_x4 (compact, x4, {size:.1f} MB); pass weights=DIR for another\n"
+    )
+    assert (up.meta["kind"], up.scale) == ("compact", 4)
+    module, params = load_generator(builtin_dir())  # loaded independently: float16 on disk, float32 here
+    assert {x.dtype for x in jax.tree.leaves(params)} == {np.dtype(np.float32)}
+    np.testing.assert_allclose(up.upscale(image), by_hand(module, params, image), atol=1e-5)

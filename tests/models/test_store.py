@@ -11,7 +11,7 @@ import pytest
 
 from esrgan_jax import CheckpointError, load_discriminator, load_generator, load_model, load_vgg, save_model
 from esrgan_jax.models import RRDBNet, VGGStyleDiscriminator
-from esrgan_jax.models.store import read_meta, resolve_model_dir
+from esrgan_jax.models.store import load_variables, read_meta, resolve_model_dir
 
 HP = {"num_in_ch": 3, "num_out_ch": 3, "scale": 4, "num_feat": 4, "num_block": 1, "num_grow_ch": 4}
 
@@ -67,6 +67,23 @@ def test_vgg_layers_override(tmp_path):
     module, loaded = load_vgg(tmp_path / "v", layers=("relu1_1",))
     assert module.arch == "vgg16" and module.layers == ("relu1_1",) and same_tree(loaded, params)
     assert sorted(module.apply({"params": loaded}, np.zeros((1, 8, 8, 3), np.float32))) == ["relu1_1"]
+
+
+def test_float16_storage_halves_the_variables_and_loads_them_as_float32(tmp_path, generator_params):
+    variables = {"params": generator_params, "batch_stats": {"count": np.arange(3, dtype=np.int32)}}
+    save_model(tmp_path / "f32", "rrdbnet", HP, variables)
+    save_model(tmp_path / "f16", "rrdbnet", HP, variables, storage="float16")
+    assert read_meta(tmp_path / "f16")["storage"] == "float16" and "storage" not in read_meta(tmp_path / "f32")
+    meta, loaded = load_variables(tmp_path / "f16")
+    rounded = jax.tree.map(lambda a: a.astype(np.float16).astype(np.float32), generator_params)
+    assert same_tree(loaded["params"], rounded) and not same_tree(rounded, generator_params)  # rounded, only that
+    assert {x.dtype for x in jax.tree.leaves(loaded["params"])} == {np.dtype(np.float32)}
+    assert loaded["batch_stats"]["count"].dtype == np.int32 and loaded["batch_stats"]["count"].tolist() == [0, 1, 2]
+    with ocp.StandardCheckpointer() as ckptr:  # what the files hold
+        raw = ckptr.restore((tmp_path / "f16" / "variables").absolute())
+    assert {x.dtype for x in jax.tree.leaves(raw["params"])} == {np.dtype(np.float16)}
+    with pytest.raises(CheckpointError, match=r"^storage 'bfloat16': expected one of float32, float16$"):
+        save_model(tmp_path / "bf16", "rrdbnet", HP, variables, storage="bfloat16")
 
 
 def test_workdir_export_is_resolved(tmp_path, generator_params):
