@@ -10,8 +10,8 @@ Command:
 Trains the trunk only, Adam 1e-4, batch 1, LR patch 32 (HR 128), 2 epochs; the EMA (decay 0.99) is what is
 validated and exported. With a validation set and `--config.train.lpips=DIR`, it validates every 40 steps and
 exports the step with the best LPIPS among those whose RGB colour drift is not above the starting model's (the
-drift guard). No GAN term: the relativistic discriminator at 5e-3, with or without a warm-up, did not lower LPIPS
-(experiments/finetune_study, ablation).
+drift guard). No GAN term: the relativistic discriminator at 5e-3 did not lower LPIPS over three seeds and takes
+the peak memory above 3 GiB (experiments/finetune_study, ablation).
 Reproduces: the perceptual-trunk row of the fine-tuning study (`python -m experiments.finetune_study`, VGG16).
 Expected: LPIPS 0.242 / 0.308 / 0.346 on Set5 / Set14 / B100-20 (x4plus 0.270 / 0.323 / 0.368); 14 min, 2-core Zen 4.
 
