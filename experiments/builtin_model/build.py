@@ -17,16 +17,14 @@ import argparse
 import importlib.util
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from benchmarks.common.machine import describe
 from esrgan_jax.data.pairing import image_size
 from esrgan_jax.weights import BUILTIN, builtin_dir
 from experiments.builtin_model import ship
-from experiments.finetune_study.data import study_sets
+from experiments.finetune_study.data import real_weights, study_sets
+from experiments.finetune_study.study import run_timed
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "configs/compact_x4.py"  # by path: the checkout's config, whatever esrgan_jax.configs maps to
@@ -63,18 +61,6 @@ def training_folder(out: Path, sets: dict[str, str], scale: int = 4) -> tuple[Pa
     return folder, left_out
 
 
-def run_timed(args: list[str], log: Path) -> dict[str, float]:
-    """Runs `python -m ARGS` (output in `log`); returns wall seconds and the process's peak RSS in MiB."""
-    t0 = time.perf_counter()
-    with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"error: python -m {' '.join(args)} exited {code}; see {log}")
-    return {"wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": round(usage.ru_maxrss / 1024)}
-
-
 def train_args(weights: dict[str, Path], train: Path, sets: dict[str, str], workdir: Path) -> list[str]:
     """The training command's arguments after `python -m`."""
     return [
@@ -95,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     commit = ship.git_state(ROOT)  # before anything runs: the code that trains is the code of this commit
     sets = study_sets(out / "data")
     train, left_out = training_folder(out / "data", sets)
-    weights = ship.starting_weights(out / "weights")
+    weights = real_weights(out / "weights", ("animevideov3", "lpips"))
     workdir = out / "run"
     cmd = train_args(weights, train, sets, workdir) + ([f"--config.train.steps={args.steps}"] if args.steps else [])
     print(f"training {' '.join(cmd)} ...", flush=True)
     machine = describe()  # the date and load average as training begins
-    times = {"train": run_timed(cmd, out / "logs" / "train.log")}
+    times = {"train": run_timed(cmd, out / "logs" / "train.log", cwd=ROOT)}
     print(f"  {times['train']}", flush=True)
     data = ship.data_record(train, left_out, sets)
     run = {**times["train"], "machine": machine}
@@ -108,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = ["bicubic", f"animevideov3={weights['animevideov3']}", f"{BUILTIN}_float32={workdir}", f"{BUILTIN}={dst}"]
     ev = ["esrgan_jax.evaluate", *[f"--data={sets[s]}" for s in ship.TEST_SETS], *[f"--method={m}" for m in methods]]
     ev += [f"--lpips={weights['lpips']}", f"--out={out / 'eval'}"]
-    times["evaluate"] = run_timed(ev, out / "logs" / "eval.log")
+    times["evaluate"] = run_timed(ev, out / "logs" / "eval.log", cwd=ROOT)
     ship.add_results(dst, out / "eval" / "summary.json")
     print((out / "eval" / "summary.md").read_text())
     print(f"wrote {dst} ({ship.size_line(dst)}); times {times}")

