@@ -108,13 +108,17 @@ def _train(
     """`train_and_evaluate` once the config is checked, the weights found and the workdir locked."""
     run = build_run(config, workdir, kind, hparams)
     vgg_params = load_weights(sources, "vgg")[0] or {}
-    state_shapes = sharding.shapes(jax.eval_shape(state_builder(run)), sharding.replicated(run.mesh))
+
+    def compile_from_shapes() -> Callable:  # the state's shapes are traced only when a step is to be compiled
+        shapes = sharding.shapes(jax.eval_shape(state_builder(run)), sharding.replicated(run.mesh))
+        return compile_step(run, shapes, vgg_params)
+
     step_fn = None
     if (sources.saved_step or 0) < run.total:  # before the state exists (loop.compile_step)
-        step_fn = compile_step(run, state_shapes, vgg_params)
+        step_fn = compile_from_shapes()
     state, start = initial_state(run, sources)
     if step_fn is None and int(jax.device_get(state.step)) < run.total:  # the last checkpoint was damaged
-        step_fn = compile_step(run, state_shapes, vgg_params)
+        step_fn = compile_from_shapes()
     vgg_params = sharding.put_replicated(vgg_params, run.mesh)
     workdir.mkdir(parents=True, exist_ok=True)
     if run.lead:
