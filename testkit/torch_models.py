@@ -263,6 +263,24 @@ def compact_init_(model: nn.Module, seed: int) -> nn.Module:
     return model.eval()
 
 
+def swinir_init_(model: nn.Module, seed: int) -> nn.Module:
+    """Random weights for a SwinIR (spandrel's class): convs and linears scaled by 1/sqrt(fan_in), so activations
+    stay O(1); bias tables N(0, 1), so the relative position bias moves the attention; LayerNorm weights around 1
+    and every bias drawn (none left at the official init's 1 and 0)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.named_parameters():
+            if name.endswith("relative_position_bias_table"):
+                t.copy_(torch.randn(t.shape, generator=g))
+            elif t.ndim >= 2:
+                t.copy_(torch.randn(t.shape, generator=g) / math.sqrt(math.prod(t.shape[1:])))
+            elif name.endswith("bias"):
+                t.copy_(torch.randn(t.shape, generator=g) * 0.05)
+            else:
+                t.copy_(1 + torch.randn(t.shape, generator=g) * 0.2)
+    return model.eval()
+
+
 def nhwc_forward(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """[N, H, W, C] float32 numpy through a PyTorch NCHW model, back as [N, H', W', C'] numpy."""
     with torch.no_grad():

@@ -79,7 +79,8 @@ def state_dict(
             # PyTorch names BatchNorm buffers after the module: `bn0_1.running_mean` -> `bn0_1.num_batches_tracked`.
             counter = key_fn(names).rsplit(".", 1)[0] + ".num_batches_tracked"
             entries.append((names[1:-1], "num_batches_tracked", (counter, np.array(0, np.int64))))
-    sd = {}
-    for _, _, (key, value) in sorted(entries, key=_order):
-        sd[key] = value.astype(np.float16 if half else np.float32) if np.issubdtype(value.dtype, np.floating) else value
-    return sd, layout
+    sd = {key: value for _, _, (key, value) in sorted(entries, key=_order)}
+    if complete := LAYOUTS[kind][layout].complete:
+        sd = complete(hparams, sd)
+    floats = np.float16 if half else np.float32
+    return {k: v.astype(floats) if np.issubdtype(v.dtype, np.floating) else v for k, v in sd.items()}, layout

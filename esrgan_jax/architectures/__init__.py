@@ -15,7 +15,7 @@ from typing import Any
 
 import flax.linen as nn
 
-from esrgan_jax.architectures import compact, loss_networks, rrdbnet, srcnn, vgg_discriminator
+from esrgan_jax.architectures import compact, loss_networks, rrdbnet, srcnn, swinir, vgg_discriminator
 from esrgan_jax.architectures.record import Architecture, Layout, NcnnReader
 
 # Order matters where a file is recognised: `--kind auto` takes the first record whose `detect` accepts a
@@ -28,6 +28,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     srcnn.ARCHITECTURE,
     loss_networks.LPIPS_VGG,
     compact.ARCHITECTURE,
+    swinir.ARCHITECTURE,
 )
 
 BY_KIND: dict[str, Architecture] = {arch.kind: arch for arch in ARCHITECTURES}

@@ -30,6 +30,9 @@ class Layout(NamedTuple):
     key_fn: Callable[[dict[str, Any]], KeyFn]  # hparams -> (Flax variable path -> checkpoint key)
     default_key: str | None  # the .pth wrapper its ecosystem ships, e.g. Real-ESRGAN's {"params_ema": ...}
     refuse: Callable[[dict[str, Any]], str | None] = lambda hparams: None  # why these hparams cannot use it
+    # (hparams, the variables' tensors) -> the whole checkpoint: adds buffers that are not variables (SwinIR's
+    # position index and masks) and puts the keys in the checkpoint's own order; None: variables only, sorted.
+    complete: Callable[[dict[str, Any], StateDict], StateDict] | None = None
 
 
 class NcnnReader(NamedTuple):

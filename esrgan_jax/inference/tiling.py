@@ -92,7 +92,8 @@ def run_tiled(
       pad: overlap on each side of a core, cropped away after the network (Real-ESRGAN's tile_pad).
       batch: windows per call of `fn`; the last batch is filled up to this size.
       post: applied to every float output core before it is stored (sets the output dtype and channels).
-      multiple: H, W, tile and pad are rounded up to this (4 // scale for pixel-unshuffle models).
+      multiple: H, W, tile and pad are rounded up to this (the generator's `tile_multiple`: 4 // scale for
+        pixel-unshuffle models, SwinIR's window size).
       progress: show a tqdm bar over the batches.
       desc: the bar's label.
 

@@ -127,9 +127,9 @@ class Upscaler:
 
     def _run(self, image: np.ndarray, post, progress: bool) -> np.ndarray:
         """[H, W, C] float32 with C = model channels -> post(output) at `scale`."""
-        net_scale, multiple = self.scale, self.module.input_multiple
+        net_scale, multiple, align = self.scale, self.module.input_multiple, self.module.tile_multiple
         if self.module.pre_upsample:
-            image, net_scale, multiple = network_input(self.module, image), 1, 1
+            image, net_scale, multiple, align = network_input(self.module, image), 1, 1, 1
         return run_tiled(
             self._call,
             image,
@@ -140,7 +140,7 @@ class Upscaler:
             pad=self.tile_pad * multiple,
             batch=self.tile_batch,
             post=post,
-            multiple=multiple,
+            multiple=align,
             progress=progress,
         )
 

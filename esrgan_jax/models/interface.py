@@ -1,11 +1,12 @@
-"""The generator interface: what every generator kind (RRDBNet, SRCNN, compact) offers its callers, and the input
-it takes.
+"""The generator interface: what every generator kind (RRDBNet, SRCNN, compact, SwinIR) offers its callers, and
+the input it takes.
 
 A generator has `scale`, `in_channels` (3 for RGB, 1 for a luminance network), `init_params(rng)`,
-`pre_upsample` and `input_multiple` (what input height and width must be multiples of: 2 or 4 for RRDBNet's
-pixel-unshuffle x2/x1 models, 1 otherwise). A pre-upsampling generator (SRCNN) refines an image that was already
-upsampled by `scale`; `network_input` makes that input, so inference, training and scoring all feed a generator
-the same way.
+`pre_upsample`, `input_multiple` (what input height and width must be multiples of: 2 or 4 for RRDBNet's
+pixel-unshuffle x2/x1 models, 1 otherwise) and `tile_multiple` (what tiles start on and are sized in: the input
+multiple, or SwinIR's window size, so that a tile's attention windows are windows of the whole image). A
+pre-upsampling generator (SRCNN) refines an image that was already upsampled by `scale`; `network_input` makes that
+input, so inference, training and scoring all feed a generator the same way.
 """
 
 from __future__ import annotations

@@ -113,6 +113,11 @@ class RRDBNet(nn.Module):
         """What input height and width must be multiples of: the pixel-unshuffle factor of x2/x1 models."""
         return 4 // self.scale
 
+    @property
+    def tile_multiple(self) -> int:
+        """What tile origins and sizes are multiples of: the input multiple."""
+        return self.input_multiple
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.scale not in (1, 2, 4):

@@ -33,6 +33,7 @@ class SRCNN(nn.Module):
 
     pre_upsample = True  # the generator interface (with RRDBNet): the input is already upsampled by `scale`
     input_multiple = 1  # any input size ('SAME' convs)
+    tile_multiple = 1  # tiles may start anywhere
 
     @property
     def in_channels(self) -> int:

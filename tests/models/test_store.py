@@ -150,8 +150,8 @@ def test_errors_are_one_line_and_name_the_path(tmp_path, generator_params):
     assert message(read_meta, tmp_path / "g") == f"{meta_file}: holds a JSON list, expected an object"
     meta_file.write_text(json.dumps({**meta, "kind": "resnet"}))
     assert message(read_meta, tmp_path / "g") == (
-        f"{meta_file}: 'kind' must be one of rrdbnet, vgg_discriminator, vgg19, vgg16, srcnn, lpips, compact and "
-        "'hparams' an object; got kind 'resnet'"
+        f"{meta_file}: 'kind' must be one of rrdbnet, vgg_discriminator, vgg19, vgg16, srcnn, lpips, compact, "
+        "swinir and 'hparams' an object; got kind 'resnet'"
     )
     meta_file.write_text(json.dumps({**meta, "hparams": {**meta["hparams"], "num_blocks": 2}}))
     assert message(load_generator, tmp_path / "g").startswith(f"{meta_file}: bad 'hparams' (")

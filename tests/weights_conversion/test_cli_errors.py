@@ -99,8 +99,8 @@ def test_unknown_layout(tmp_path, capsys):
     torch.save(sd, tmp_path / "other.pth")
     assert cli_error(main, [tmp_path / "other.pth", tmp_path / "out"], capsys) == (
         f"error: {tmp_path / 'other.pth'}: unknown checkpoint layout (none of: rrdbnet, vgg_discriminator, vgg19, "
-        "vgg16, srcnn, lpips, compact); first keys: layer0.weight, layer1.weight, layer2.weight, layer3.weight, "
-        "layer4.weight, ... (7 in all)"
+        "vgg16, srcnn, lpips, compact, swinir); first keys: layer0.weight, layer1.weight, layer2.weight, "
+        "layer3.weight, layer4.weight, ... (7 in all)"
     )
 
 

@@ -167,7 +167,7 @@ def test_refusals(tmp_path, model_dirs, capsys):
     meta = {"format": "esrgan-jax/1", "kind": "vgg19", "hparams": {}, "collections": ["params"], "source": {}}
     (vgg / "model.json").write_text(json.dumps(meta))
     assert cli_error(main, [vgg, out], capsys) == (
-        f"error: {vgg}: a vgg19 model cannot be exported (only rrdbnet, vgg_discriminator, srcnn, compact)"
+        f"error: {vgg}: a vgg19 model cannot be exported (only rrdbnet, vgg_discriminator, srcnn, compact, swinir)"
     )
     assert not out.exists()
     out.write_bytes(b"keep me")

@@ -14,25 +14,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.layers import conv3x3
+from esrgan_jax.models.layers import conv3x3, pixel_shuffle, upsample_nearest
 
 SCALES = (1, 2, 3, 4)
-
-
-def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
-    """[N, H, W, C*s*s] -> [N, H*s, W*s, C] with PyTorch's channel order (input channel c*s*s + i*s + j)."""
-    n, h, w, c = x.shape
-    out = c // (factor * factor)
-    x = x.reshape(n, h, w, out, factor, factor)
-    x = x.transpose(0, 1, 4, 2, 5, 3)  # [N, H, i, W, j, C]
-    return x.reshape(n, h * factor, w * factor, out)
-
-
-def upsample_nearest(x: jax.Array, factor: int) -> jax.Array:
-    """Nearest-neighbour by an integer factor, torch `F.interpolate(scale_factor=s, mode='nearest')`."""
-    n, h, w, c = x.shape
-    x = jnp.broadcast_to(x[:, :, None, :, None, :], (n, h, factor, w, factor, c))
-    return x.reshape(n, h * factor, w * factor, c)
 
 
 class PReLU(nn.Module):
@@ -67,6 +51,7 @@ class SRVGGNetCompact(nn.Module):
 
     pre_upsample = False  # the generator interface: takes the LR image itself
     input_multiple = 1  # any input size: every conv is 3x3, stride 1, at LR resolution
+    tile_multiple = 1  # tiles may start anywhere
 
     @property
     def in_channels(self) -> int:
