@@ -35,10 +35,39 @@ def compact_macs_per_lr_pixel(num_feat: int, num_conv: int, num_in_ch: int = 3, 
     return 9 * num_in_ch * nf + num_conv * 9 * nf * nf + 9 * nf * num_in_ch * scale**2
 
 
+# `--swinir NAME`: the official SwinIR x4 models' shapes (random weights: no SwinIR weights can be installed here).
+SWINIR_MODELS = {
+    "light": {"embed_dim": 60, "depths": [6] * 4, "num_heads": [6] * 4, "upsampler": "pixelshuffledirect"},
+    "classical": {"embed_dim": 180, "depths": [6] * 6, "num_heads": [6] * 6, "upsampler": "pixelshuffle"},
+}
+SWINIR_COMMON = {"in_chans": 3, "window_size": 8, "mlp_ratio": 2.0, "resi_connection": "1conv", "scale": 4,
+                 "img_range": 1.0, "num_feat": 64, "img_size": 64}  # fmt: skip
+# The top-level parameter names a trunk-only train step trains, per kind (the default train rules' trunks).
+TRUNK_PREFIX = {"rrdbnet": "body", "compact": "body", "swinir": "layers"}
+
+
+def swinir_macs_per_lr_pixel(embed_dim: int, depths: list[int], upsampler: str, mlp_ratio: float, window_size: int,
+                             num_feat: int, in_chans: int = 3, scale: int = 4, **_) -> int:  # fmt: skip
+    """Multiply-adds per LR pixel of a x4 SwinIR (1,065,060 lightweight, 13,075,308 classical): per Swin block qkv,
+    proj and the MLP, plus attention's QK^T and AV (window*window keys per token, embed_dim wide each); a 3x3 conv
+    per RSTB, conv_first, conv_after_body and the reconstruction (pixelshuffle: x2 steps at LR and 2x LR, conv_last
+    at 4x)."""
+    c, n = embed_dim, window_size**2
+    block = 4 * c * c + 2 * c * int(c * mlp_ratio) + 2 * n * c
+    body = sum(depths) * block + (len(depths) + 1) * 9 * c * c + 9 * in_chans * c
+    if upsampler == "pixelshuffledirect":
+        return body + 9 * c * in_chans * scale**2
+    nf = num_feat
+    return body + 9 * c * nf + 9 * nf * 4 * nf * (1 + 4) + 16 * 9 * nf * in_chans
+
+
 def model_macs(model: dict) -> int:
-    """Multiply-adds per LR pixel of the benchmark's model: an RRDBNet, or the built-in compact (kind "compact")."""
+    """Multiply-adds per LR pixel of the benchmark's model: an RRDBNet, the built-in compact (kind "compact") or a
+    SwinIR (kind "swinir")."""
     if model.get("kind") == "compact":
         return compact_macs_per_lr_pixel(**model)
+    if model.get("kind") == "swinir":
+        return swinir_macs_per_lr_pixel(**model)
     return macs_per_lr_pixel(**model)
 
 
@@ -104,6 +133,19 @@ def quick_cases() -> list[Case]:
         Case("upscale 96x96 tiled", "upscale", 96, tile=32, reps=1),
         Case("upscale 96x96 whole", "upscale", 96, reps=1),
         Case("api upscale 32x32 whole", "api", 32, reps=1),
+    ]
+
+
+def swinir_cases() -> list[Case]:
+    """`--swinir NAME`: forward at LR 64 and 128, training steps, the 512x512 upscale tiled and a whole 256x256
+    image (whose peak memory is the whole-image row of the limits in docs/architectures.md)."""
+    return [
+        Case("forward 64x64 b1", "forward", 64, reps=3),
+        Case("forward 128x128 b1", "forward", 128, reps=3),
+        Case("train b1 64x64", "train", 64, reps=2),
+        Case("train b8 48x48", "train", 48, batch=8, reps=2, rounds=1),
+        Case("upscale 512x512 tiled", "upscale", 512, tile=128, reps=1, rounds=1),
+        Case("upscale 256x256 whole", "upscale", 256, reps=1, rounds=1),
     ]
 
 

@@ -9,6 +9,7 @@ CPU device per core), parameters replicated.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks.common.cases import TILE_PAD, Case
+from benchmarks.common.cases import TILE_PAD, TRUNK_PREFIX, Case
 from benchmarks.common.weights import inputs, load_flax_params, model_dir
 from esrgan_jax.compilation import compile_and_release
 from esrgan_jax.models import build_model
@@ -28,9 +29,10 @@ from esrgan_jax.sharding import image_sharding, place
 LEARNING_RATE = 1e-4
 
 
-def trunk_only(params: dict[str, Any]) -> dict[str, str]:
-    """Optimizer labels: "train" for the 23-block trunk (`body_*`, 99% of the parameters), "freeze" otherwise."""
-    return {name: ("train" if name.startswith("body_") else "freeze") for name in params}
+def trunk_only(params: dict[str, Any], prefix: str = "body") -> dict[str, str]:
+    """Optimizer labels: "train" for the trunk (RRDBNet: the 23 blocks `body_*`, 99% of the parameters; SwinIR:
+    `layers_*`), "freeze" otherwise."""
+    return {name: ("train" if name.startswith(prefix + "_") else "freeze") for name in params}
 
 
 def all_trainable(params: dict[str, Any]) -> dict[str, str]:
@@ -133,16 +135,13 @@ class Upscale:
         return np.asarray(self.out)
 
 
-WORKLOADS = {"forward": Forward, "train": TrainStep}
-
-
 def build(case: Case, weights: str, seed: int, remat: bool, dtype: str = "float32", kind: str = "rrdbnet") -> Any:
     """The workload for `case` on the shared weights.
 
     Args:
       remat: train with `RRDBNet(remat=True)` (recompute RRDB activations in the backward pass).
       dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32; for GPUs).
-      kind: "rrdbnet", or "compact" for the built-in model (`--builtin`; its "api" row is `Upscaler()`).
+      kind: "rrdbnet", "compact" for the built-in model (`--builtin`; its "api" row is `Upscaler()`) or "swinir".
     """
     from esrgan_jax.inference import Upscaler
 
@@ -150,13 +149,15 @@ def build(case: Case, weights: str, seed: int, remat: bool, dtype: str = "float3
         source = () if kind == "compact" else (model_dir(weights),)  # Upscaler(): the built-in model
         return Upscale(Upscaler(*source, tile=case.tile, tile_pad=TILE_PAD), case, seed)
     hparams, params = load_flax_params(weights, kind)
-    if kind == "compact":
-        module = build_model(kind, hparams, dtype=jnp.dtype(dtype))
-    else:
+    if kind == "rrdbnet":
         module = RRDBNet(**hparams, remat=remat and case.kind == "train", dtype=jnp.dtype(dtype))
+    else:
+        module = build_model(kind, hparams, dtype=jnp.dtype(dtype))
     if case.kind == "upscale":
         return Upscale(Upscaler((module, params), tile=case.tile, tile_pad=TILE_PAD), case, seed)
-    return WORKLOADS[case.kind](module, params, case, seed)
+    if case.kind == "train":
+        return TrainStep(module, params, case, seed, functools.partial(trunk_only, prefix=TRUNK_PREFIX[kind]))
+    return Forward(module, params, case, seed)
 
 
 def device_peak_mb() -> float | None:

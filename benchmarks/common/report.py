@@ -44,7 +44,8 @@ def table(result: dict) -> str:
         )
     init = result["init"]["jax_init_s"]
     lines.append("")
-    what = "loading the built-in model" if result["model"].get("kind") == "compact" else "`RRDBNet.init_params`"
+    whats = {"compact": "loading the built-in model", "swinir": "`SwinIR.init_params`"}
+    what = whats.get(result["model"].get("kind"), "`RRDBNet.init_params`")
     lines.append(f"JAX {what} (fresh process): " + ", ".join(f"{x:.2f} s" for x in init) + " (cold cache, warm)")
     return "\n".join(lines)
 

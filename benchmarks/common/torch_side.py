@@ -1,11 +1,11 @@
-"""The PyTorch side of every workload: the reference RRDBNet from the tests (or, for `--builtin`, spandrel's
-SRVGGNetCompact), on the same weights.
+"""The PyTorch side of every workload: the reference RRDBNet from the tests (or, for `--builtin` and `--swinir`,
+spandrel's SRVGGNetCompact and the official SwinIR), on the same weights.
 
 Set up the way a PyTorch user gets the most out of a CPU: channels_last tensors and model (oneDNN's preferred
 layout for convolutions), `torch.set_num_threads(cores)`, `inference_mode` for inference. Training uses
-torch.optim.Adam over the trunk (`body.*`) only, with the other parameters frozen (requires_grad False), which
-mirrors the JAX side's trunk-only masking. The tiled upscale goes through esrgan-jax's own tiling code
-(`esrgan_jax.inference.tiling.run_tiled`), so both frameworks see exactly the same windows.
+torch.optim.Adam over the trunk (`body.*`; SwinIR's `layers.*`) only, with the other parameters frozen
+(requires_grad False), which mirrors the JAX side's trunk-only masking. The tiled upscale goes through esrgan-jax's
+own tiling code (`esrgan_jax.inference.tiling.run_tiled`), so both frameworks see exactly the same windows.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common.cases import TILE_PAD, Case
+from benchmarks.common.cases import TILE_PAD, TRUNK_PREFIX, Case
 from benchmarks.common.weights import inputs, load_state_dict
 from testkit.torch_models import RRDBNetTorch  # torch is a test/benchmark dependency only
 
@@ -58,13 +58,13 @@ class Forward:
 
 
 class TrainStep:
-    """L1 loss, forward + backward + Adam over the trunk (`body.*`) only."""
+    """L1 loss, forward + backward + Adam over the trunk (`{prefix}.*`) only."""
 
-    def __init__(self, model: RRDBNetTorch, case: Case, seed: int):
+    def __init__(self, model: RRDBNetTorch, case: Case, seed: int, prefix: str = "body"):
         self.model = model.train()
         for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith("body."))
-        self.opt = torch.optim.Adam(model.body.parameters(), lr=LEARNING_RATE)
+            p.requires_grad_(name.startswith(prefix + "."))
+        self.opt = torch.optim.Adam(getattr(model, prefix).parameters(), lr=LEARNING_RATE)
         data = inputs("train", case.size, case.batch, seed)
         self.lr, self.hr = _nchw(data["lr"]), _nchw(data["hr"])
         self.losses: list[float] = []
@@ -90,10 +90,10 @@ class TrainStep:
 class Upscale:
     """A whole [s, s, 3] image through esrgan-jax's tiling code with the PyTorch network inside."""
 
-    def __init__(self, model: RRDBNetTorch, case: Case, seed: int):
+    def __init__(self, model: RRDBNetTorch, case: Case, seed: int, multiple: int = 1):
         self.model = model.eval()
         self.image = inputs("upscale", case.size, 1, seed)["image"]
-        self.tile = case.tile
+        self.tile, self.multiple = case.tile, multiple  # SwinIR: tiles on its window, as the JAX side's Upscaler
         self.out = None
 
     def _net(self, batch: np.ndarray) -> np.ndarray:
@@ -104,7 +104,9 @@ class Upscale:
         from esrgan_jax.inference.tiling import run_tiled
 
         clip = lambda y: np.clip(y, 0.0, 1.0).astype(np.float32)  # noqa: E731  (Upscaler's float output)
-        return run_tiled(self._net, self.image, scale=4, tile=self.tile, pad=TILE_PAD, batch=1, post=clip)
+        return run_tiled(
+            self._net, self.image, scale=4, tile=self.tile, pad=TILE_PAD, batch=1, post=clip, multiple=self.multiple
+        )
 
     def rep(self) -> float:
         seconds, self.out = _timed(self._upscale)
@@ -114,9 +116,6 @@ class Upscale:
 
     def output(self) -> np.ndarray:
         return self.out
-
-
-WORKLOADS = {"forward": Forward, "train": TrainStep, "upscale": Upscale, "api": Upscale}
 
 
 def compact_torch(num_in_ch: int, num_out_ch: int, num_feat: int, num_conv: int, scale: int, **_) -> torch.nn.Module:
@@ -129,13 +128,30 @@ def compact_torch(num_in_ch: int, num_out_ch: int, num_feat: int, num_conv: int,
     return Compact(num_in_ch=num_in_ch, num_out_ch=num_out_ch, num_feat=num_feat, num_conv=num_conv, upscale=scale)
 
 
-def build(case: Case, weights: str, seed: int, model_cfg: dict[str, int]) -> Any:
+def swinir_torch(scale: int, **hparams: Any) -> torch.nn.Module:
+    """The official SwinIR (spandrel's copy, `--swinir`), built from esrgan-jax's hyper-parameters."""
+    from testkit.torchvision_standin import torchvision_standin
+
+    with torchvision_standin():
+        from spandrel.architectures.SwinIR import SwinIR
+
+    hparams = {k: v for k, v in hparams.items() if k not in ("kind", "num_feat")}  # num_feat: fixed at 64 there
+    return SwinIR(upscale=scale, **hparams)
+
+
+def build(case: Case, weights: str, seed: int, model_cfg: dict[str, Any]) -> Any:
     """The workload for `case` on the shared weights, with threads = the cores this process may use."""
     torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-    model = compact_torch(**model_cfg) if model_cfg.get("kind") == "compact" else RRDBNetTorch(**model_cfg)
+    kind = model_cfg.get("kind", "rrdbnet")
+    makers = {"compact": compact_torch, "swinir": swinir_torch, "rrdbnet": RRDBNetTorch}
+    model = makers[kind](**model_cfg)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in load_state_dict(weights).items()})
     model = model.to(memory_format=torch.channels_last)
-    return WORKLOADS[case.kind](model, case, seed)
+    if case.kind == "train":
+        return TrainStep(model, case, seed, TRUNK_PREFIX[kind])
+    if case.kind in ("upscale", "api"):
+        return Upscale(model, case, seed, model_cfg.get("window_size", 1))
+    return Forward(model, case, seed)
 
 
 def describe() -> dict[str, str]:

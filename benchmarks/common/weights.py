@@ -61,6 +61,27 @@ def make_weights(path: str | os.PathLike, model: dict[str, int], seed: int = 0) 
     return {"init_s": init_s}
 
 
+def write_swinir_weights(path: str | os.PathLike, model: dict[str, Any], seed: int = 0) -> dict[str, float]:
+    """`--swinir NAME`: a SwinIR initialised by esrgan-jax, written as its official state dict (buffers included)
+    at `path` (.npz) and as a model directory beside it (the "api" rows); returns the init time."""
+    import jax
+
+    from esrgan_jax.models import build_model
+    from esrgan_jax.models.store import save_model
+    from weights_conversion.to_torch import state_dict
+
+    hparams = {k: v for k, v in model.items() if k != "kind"}
+    start = time.perf_counter()
+    params = jax.block_until_ready(build_model("swinir", hparams).init_params(jax.random.key(seed)))
+    init_s = time.perf_counter() - start
+    sd, _ = state_dict("swinir", hparams, {"params": params})
+    tmp = Path(path).with_suffix(".tmp.npz")
+    np.savez(tmp, **sd)
+    os.replace(tmp, path)
+    save_model(model_dir(path), "swinir", hparams, {"params": params})
+    return {"init_s": init_s}
+
+
 def write_builtin_weights(path: str | os.PathLike) -> dict[str, float]:
     """`--builtin`: the built-in compact model's weights (float16 on disk, float32 here) as its Real-ESRGAN state
     dict at `path` (.npz), for PyTorch and, through the converter, for JAX; returns the time to load them."""

@@ -1,12 +1,13 @@
-"""`python -m benchmarks.cpu.run [--quick|--builtin] [--json OUT.json]`: esrgan-jax vs PyTorch, side by side.
+"""`python -m benchmarks.cpu.run [--quick] [--builtin|--swinir NAME] [--json OUT.json]`: esrgan-jax vs PyTorch.
 
 For every case (benchmarks/common/cases.py) and round, one fresh JAX worker and one fresh PyTorch worker are started
 (benchmarks/cpu/worker.py), set up (JAX: compile; PyTorch: first call) and then asked for repetitions alternately,
 so both see the same machine load; the table reports medians over all rounds. Each round's first call is a
 fresh process's, so round 1 shows the cold compile and round 2 the persistent compilation cache at work (the
 cache folder is a fresh temporary one unless `--cache-dir` is given, so "cold" really is cold). The model is
-ESRGAN's RRDBNet on random weights, or with `--builtin` the built-in compact model on its own weights (PyTorch:
-spandrel's SRVGGNetCompact).
+ESRGAN's RRDBNet on random weights, with `--builtin` the built-in compact model on its own weights (PyTorch:
+spandrel's SRVGGNetCompact), or with `--swinir light|classical` a SwinIR x4 of the official lightweight or
+classical shape on random weights (PyTorch: the official SwinIR, spandrel's copy).
 """
 
 from __future__ import annotations
@@ -25,7 +26,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmarks.common import machine, report
-from benchmarks.common.cases import FULL_MODEL, KINDS, Case, builtin_cases, full_cases, model_macs, quick_cases
+from benchmarks.common.cases import (
+    FULL_MODEL,
+    KINDS,
+    SWINIR_COMMON,
+    SWINIR_MODELS,
+    Case,
+    builtin_cases,
+    full_cases,
+    model_macs,
+    quick_cases,
+    swinir_cases,
+)
 from esrgan_jax.sharding import ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,6 +211,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.cpu.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions, one round")
     p.add_argument("--builtin", action="store_true", help="the built-in compact model (its weights) instead of RRDBNet")
+    p.add_argument("--swinir", choices=sorted(SWINIR_MODELS), help="a SwinIR x4 of that official shape instead")
     p.add_argument("--json", metavar="OUT.json", help="also write the full result as JSON")
     p.add_argument("--rounds", type=int, help="fresh worker pairs per case (default 2, --quick 1)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
@@ -223,9 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cpu_devices:
         os.environ[ENV_VAR] = str(args.cpu_devices)  # read by each JAX worker (benchmarks/cpu/worker.py)
     kinds = set(args.kinds.split(","))
-    listed = builtin_cases() if args.builtin else quick_cases() if args.quick else full_cases()
-    cases = [c for c in listed if c.kind in kinds]
-    model = builtin_model() if args.builtin else {name: getattr(args, name) for name in FULL_MODEL}
+    listed = builtin_cases() if args.builtin else swinir_cases() if args.swinir else full_cases()
+    cases = [c for c in (quick_cases() if args.quick else listed) if c.kind in kinds]
+    if args.builtin:
+        model = builtin_model()
+    elif args.swinir:
+        model = {"kind": "swinir", **SWINIR_COMMON, **SWINIR_MODELS[args.swinir]}
+    else:
+        model = {name: getattr(args, name) for name in FULL_MODEL}
     rounds = args.rounds or (1 if args.quick else 2)
     result = run_benchmark(
         cases,

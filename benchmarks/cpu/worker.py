@@ -39,12 +39,14 @@ class Worker:
         self.workload: Any = None
 
     def init(self, req: dict) -> dict:
-        from benchmarks.common.weights import make_weights, write_builtin_weights
+        from benchmarks.common.weights import make_weights, write_builtin_weights, write_swinir_weights
         from esrgan_jax.compilation import enable_compilation_cache
 
         enable_compilation_cache(req.get("cache_dir"))  # the initialisers' small compiles are cached too
         if req["model"].get("kind") == "compact":  # --builtin: the shipped model's own weights
             return write_builtin_weights(req["weights"])
+        if req["model"].get("kind") == "swinir":
+            return write_swinir_weights(req["weights"], req["model"])
         return make_weights(req["weights"], req["model"])
 
     def setup(self, req: dict) -> dict:

@@ -13,7 +13,14 @@ import json
 import pytest
 
 from benchmarks.common import report
-from benchmarks.common.cases import Case, compact_macs_per_lr_pixel, macs_per_lr_pixel
+from benchmarks.common.cases import (
+    SWINIR_COMMON,
+    SWINIR_MODELS,
+    Case,
+    compact_macs_per_lr_pixel,
+    macs_per_lr_pixel,
+    model_macs,
+)
 from benchmarks.cpu import run
 
 TINY = ["--num-feat", "8", "--num-block", "1", "--num-grow-ch", "4"]
@@ -28,6 +35,25 @@ def test_macs_per_lr_pixel_matches_esrgan_anchor():
 def test_compact_macs_per_lr_pixel_are_its_conv_weights():
     # architectures.md: animevideov3's ncnn .bin holds 619,200 float16 conv weights, one MAC each per LR pixel
     assert compact_macs_per_lr_pixel(num_feat=64, num_conv=16, num_in_ch=3, scale=4) == 619_200
+
+
+def test_swinir_macs_per_lr_pixel_match_the_counted_costs():
+    # architectures.md section 5: 1.07 M (lightweight x4) and 13.08 M (classical x4) MACs per LR pixel
+    macs = {name: model_macs({"kind": "swinir", **SWINIR_COMMON, **hp}) for name, hp in SWINIR_MODELS.items()}
+    assert macs == {"light": 1_065_060, "classical": 13_075_308}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("spandrel") is None, reason="needs spandrel (the official SwinIR)")
+def test_swinir_runs_the_same_in_jax_and_in_the_official_pytorch_module():
+    tiny = {"kind": "swinir", **SWINIR_COMMON, "embed_dim": 12, "depths": [2], "num_heads": [2], "window_size": 4,
+            "upsampler": "pixelshuffle"}  # fmt: skip
+    cases = [
+        Case("forward 12x12 b1", "forward", 12, reps=1),
+        Case("train b2 12x12", "train", 12, batch=2, reps=1),
+        Case("upscale 40x40 tiled", "upscale", 40, tile=16, reps=1),  # tiles on the window in both frameworks
+    ]
+    result = run.run_benchmark(cases, tiny, rounds=1, progress=False)
+    assert [row["max_abs_diff"] < 1e-4 for row in result["rows"]] == [True] * 3, result["rows"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("spandrel") is None, reason="needs spandrel (the PyTorch compact)")
