@@ -1,6 +1,7 @@
 """The memory benchmarks (`benchmarks/memory/`) on tiny runs: `compile --quick` compiles once per size in both
-modes, and `train` marks every phase of a training command and samples its RSS. No number is asserted beyond
-what makes the output usable (house rule: the measurements live in benchmarks/RESULTS.md)."""
+modes, `train` marks every phase of a training command and samples its RSS, and `swinir --quick` measures a whole
+and a tiled SwinIR upscale. No number is asserted beyond what makes the output usable (house rule: the
+measurements live in benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,14 @@ def test_train_memory_marks_every_phase_of_a_tiny_run(tmp_path):
     peaks = [m["peak_since_last_mib"] for m in result["marks"]]
     assert result["peak_rss_mib"] == max(peaks) >= max(m["rss_mib"] for m in result["marks"]) > 100
     assert "| train step compile done |" in proc.stdout and "peak RSS of the run:" in proc.stdout
+
+
+def test_swinir_memory_quick_run_measures_a_whole_and_a_tiled_upscale(tmp_path, capsys):
+    from benchmarks.memory import swinir
+
+    out = tmp_path / "swinir_memory.json"
+    assert swinir.main(["--quick", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["model"], r["side"], r["tile"]) for r in rows] == [("light", 64, 0), ("light", 96, 32)]
+    assert all(r["peak_rss_mib"] > r["rss_before_mib"] > 0 and r["seconds"] > 0 for r in rows)
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 2 + 1  # header, one per case, "wrote"
