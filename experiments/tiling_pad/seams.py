@@ -70,8 +70,10 @@ def compare(out: np.ndarray, ref: np.ndarray) -> dict:
 
 
 def profile(up, image: np.ndarray, whole: np.ndarray, scale: int) -> dict:
-    """Error of one interior window's output against the whole-image output, by distance to the window side."""
-    (y, x), n = PROFILE_AT, PROFILE_WINDOW
+    """Error of one interior window's output against the whole-image output, by distance to the window side.
+    The window starts on a multiple of the model's `tile_multiple` (SwinIR: its attention window), as tiles do."""
+    m, n = up.module.tile_multiple, PROFILE_WINDOW
+    y, x = (v - v % m for v in PROFILE_AT)
     out = up.upscale(image[y : y + n, x : x + n])
     ref = whole[y * scale : (y + n) * scale, x * scale : (x + n) * scale]
     levels = np.abs(out.astype(np.float64) - ref).max(-1) * 255
