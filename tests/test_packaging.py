@@ -12,9 +12,20 @@ from absl import flags
 from ml_collections import config_flags
 
 from esrgan_jax import train
+from esrgan_jax.models import GENERATOR_KINDS
 
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("compact_x4", "demo", "esrgan_x4", "mse", "perceptual", "perceptual_esrgan", "psnr_x4", "srcnn")
+NAMES = (
+    "compact_x4",
+    "demo",
+    "esrgan_x4",
+    "mse",
+    "perceptual",
+    "perceptual_esrgan",
+    "psnr_x4",
+    "srcnn",
+    "swinir_light",
+)
 
 
 def test_pyproject_lists_every_package_and_maps_configs_into_esrgan_jax():
@@ -49,4 +60,4 @@ def test_named_config_loads_by_path_as_the_cli_does(name, monkeypatch):
     argv = ["train", f"--config={path}", "--config.train.seed=7"]
     monkeypatch.setattr("sys.argv", argv)  # config_flags reads the --config.KEY overrides from sys.argv
     fv(argv)
-    assert fv.config.train.seed == 7 and fv.config.model.kind in ("rrdbnet", "srcnn", "compact")
+    assert fv.config.train.seed == 7 and fv.config.model.kind in GENERATOR_KINDS

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import shutil
 from pathlib import Path
 
 from benchmarks.common.machine import describe
-from esrgan_jax.data.pairing import image_size
 from esrgan_jax.weights import BUILTIN, builtin_dir
 from experiments.builtin_model import ship
-from experiments.finetune_study.data import real_weights, study_sets
+from experiments.finetune_study.data import real_weights, study_sets, training_folder
 from experiments.finetune_study.study import run_timed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,28 +34,6 @@ def lr_patch() -> int:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config().data.lr_patch
-
-
-def training_folder(out: Path, sets: dict[str, str], scale: int = 4) -> tuple[Path, dict[str, list[str]]]:
-    """OUT/train_builtin: T91 (prefixed t91_) and the 80 B100 training HR images (prefixed b100_), HR only.
-
-    Returns the folder and the left-out T91 names by reason ("validation", "smaller than the patch")."""
-    folder, side = out / "train_builtin", scale * lr_patch()
-    val = {p.name for p in Path(sets["val"]).glob("*.png")}
-    left_out: dict[str, list[str]] = {"validation": sorted(val), f"smaller than {side}x{side}": []}
-    sources = [("t91", p) for p in sorted(Path(sets["T91"]).glob("*.png")) if p.name not in val]
-    sources += [("b100", p) for p in sorted(Path(sets["train"].split(":")[1]).glob("*.png"))]
-    if not folder.exists():
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for prefix, path in sources:
-            if min(image_size(path)) >= side:
-                shutil.copy(path, tmp / f"{prefix}_{path.name}")
-        os.replace(tmp, folder)
-    kept = {p.name for p in folder.glob("*.png")}
-    left_out[f"smaller than {side}x{side}"] = [p.name for pre, p in sources if f"{pre}_{p.name}" not in kept]
-    return folder, left_out
 
 
 def train_args(weights: dict[str, Path], train: Path, sets: dict[str, str], workdir: Path) -> list[str]:
@@ -80,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "logs").mkdir(parents=True, exist_ok=True)
     commit = ship.git_state(ROOT)  # before anything runs: the code that trains is the code of this commit
     sets = study_sets(out / "data")
-    train, left_out = training_folder(out / "data", sets)
+    train, left_out = training_folder(out / "data", sets, 4 * lr_patch())
     weights = real_weights(out / "weights", ("animevideov3", "lpips"))
     workdir = out / "run"
     cmd = train_args(weights, train, sets, workdir) + ([f"--config.train.steps={args.steps}"] if args.steps else [])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from esrgan_jax.data.pairing import image_size
 from esrgan_jax.image import read_raw, write_image
 from weights_conversion import convert_file
 
@@ -87,3 +88,26 @@ def study_sets(out: Path, seed: int = 0) -> dict[str, str]:
         "Set14": str(SHARED / "benchmarks" / "Set14"),
         "T91": str(SHARED / "train" / "T91"),
     }
+
+
+def training_folder(out: Path, sets: dict[str, str], side: int) -> tuple[Path, dict[str, list[str]]]:
+    """OUT/train_builtin: T91 (prefixed t91_) and the 80 B100 training HR images (prefixed b100_), HR only, each
+    at least `side` pixels both ways (one HR training patch); the T91 images of the validation crops left out.
+
+    Returns the folder and the left-out T91 names by reason ("validation", "smaller than the patch")."""
+    folder = out / "train_builtin"
+    val = {p.name for p in Path(sets["val"]).glob("*.png")}
+    left_out: dict[str, list[str]] = {"validation": sorted(val), f"smaller than {side}x{side}": []}
+    sources = [("t91", p) for p in sorted(Path(sets["T91"]).glob("*.png")) if p.name not in val]
+    sources += [("b100", p) for p in sorted(Path(sets["train"].split(":")[1]).glob("*.png"))]
+    if not folder.exists():
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for prefix, path in sources:
+            if min(image_size(path)) >= side:
+                shutil.copy(path, tmp / f"{prefix}_{path.name}")
+        os.replace(tmp, folder)
+    kept = {p.name for p in folder.glob("*.png")}
+    left_out[f"smaller than {side}x{side}"] = [p.name for pre, p in sources if f"{pre}_{p.name}" not in kept]
+    return folder, left_out

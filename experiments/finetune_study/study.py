@@ -9,7 +9,10 @@ B100 images (PSNR/SSIM on Y and RGB, LPIPS). The fine-tunes validate on 10 T91 c
 test sets) at step 0 and every few steps, and export their best step; their start, selected and last validations
 go into the report. Every run is a subprocess of the project's own commands, timed with its peak RSS. Writes
 OUT/STUDY.md (tables, timings, pairing report) and OUT/study.json; the comparison figures and per-image CSV are in
-OUT/eval/. `--ablation` runs the perceptual recipe's ablation instead (experiments.finetune_study.ablation).
+OUT/eval/. `--only swinir-light` trains SwinIR-lightweight from scratch on T91 and the 80 B100 images
+(configs/swinir_light.py), too long for the study's 90-minute budget, so never by default; a later default run
+evaluates it with the rest. `--ablation` runs the perceptual recipe's ablation instead
+(experiments.finetune_study.ablation).
 """
 
 from __future__ import annotations
@@ -23,13 +26,18 @@ import time
 from pathlib import Path
 
 from benchmarks.common.machine import describe
+from esrgan_jax.configs import swinir_light
 from esrgan_jax.data.pairing import pair_folders
 from esrgan_jax.models.store import META_FILE, read_meta
 from esrgan_jax.training.recorder import METRICS_FILE
 from experiments.finetune_study import ablation
-from experiments.finetune_study.data import real_weights, study_sets
+from experiments.finetune_study.data import real_weights, study_sets, training_folder
 
 TRUNK_AND_ALL = '((".*", "train"),)'
+# Runs too long for the study's 90-minute budget on 2 cores: trained only when `--only` names them.
+OPT_IN = ("swinir-light",)
+# Every run the evaluation scores when it has an export, in the tables' order.
+EVALUATED = ("srcnn", "mse-trunk", "mse-full", "perceptual-trunk", "compact-perceptual", "swinir-light")
 
 
 def run_timed(args: list[str], log: Path, cwd: Path | None = None) -> dict[str, float]:
@@ -67,7 +75,8 @@ def time_row(name: str, timed: dict) -> str:
 
 
 def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps: int) -> dict[str, list[str]]:
-    """The train command of every fine-tune (and of SRCNN, last: the cheapest to leave out), keyed by name."""
+    """The train command of every fine-tune (and of SRCNN, last: the cheapest to leave out), keyed by name, and of
+    the runs trained only when `--only` names them (OPT_IN)."""
     finetune = [
         f"--config.init.generator={w['x4plus']}",
         f"--config.data.train={d['train']}",
@@ -89,13 +98,19 @@ def training_runs(w: dict[str, Path], d: dict[str, str], runs: Path, srcnn_steps
         "srcnn": ["--config", "srcnn", f"--config.data.train={d['T91']}", "--config.data.train_split=",
                   f"--config.data.val={d['Set5']}", "--config.data.val_split=", f"--config.train.steps={srcnn_steps}",
                   f"--config.optim.milestones=({srcnn_steps * 3 // 4},)", "--config.train.eval_every=0"],
+        # SwinIR-lightweight from scratch on the built-in compact's data (T91 + the 80 B100 images, HR only).
+        "swinir-light": ["--config", "swinir_light", f"--config.data.train={d['train_builtin']}",
+                         "--config.data.train_split=", f"--config.data.val={d['val']}", "--config.data.val_split=",
+                         f"--config.train.lpips={w['lpips']}"],
     }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.finetune_study", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/study", help="output folder (weights, data, runs, eval, STUDY.md)")
-    p.add_argument("--only", nargs="*", default=None, help="train only these runs (default: all)")
+    p.add_argument(
+        "--only", nargs="*", default=None, help=f"train only these runs (default: all but {', '.join(OPT_IN)})"
+    )
     p.add_argument("--srcnn-steps", type=int, default=4000, help="SRCNN training steps (its config: 8000)")
     p.add_argument(
         "--ablation",
@@ -111,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     weights = real_weights(out / "weights")
     data = study_sets(out / "data")
+    side = 4 * swinir_light.get_config().data.lr_patch  # images that hold one HR training patch
+    data["train_builtin"] = str(training_folder(Path(data["val"]).parent, data, side)[0])
     times["prepare"] = {"wall_s": round(time.perf_counter() - t0, 1)}
     lr_dir, hr_dir = data["train"].split(":")
     pairing = pair_folders(lr_dir, hr_dir, 4, progress=False).format()
@@ -119,12 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablation:
         return run_ablation(out, weights, data, commands["perceptual-trunk"], args.only)
     for name, cmd in commands.items():
-        if args.only is None or name in args.only:
+        if (args.only is None and name not in OPT_IN) or name in (args.only or ()):
             times[name] = train_once(name, cmd, runs, logs)
     methods = ["bicubic", f"x4plus={weights['x4plus']}", f"animevideov3={weights['animevideov3']}"]
-    methods += [f"{name}={runs / name}" for name in ("srcnn", "mse-trunk", "mse-full", "perceptual-trunk",
-                                                     "compact-perceptual")
-                if (runs / name / "export" / "model.json").exists()]  # fmt: skip
+    methods += [f"{name}={runs / name}" for name in EVALUATED if (runs / name / "export" / "model.json").exists()]
     sets = [data["Set5"], data["Set14"], data["B100-test"]]
     cmd = ["esrgan_jax.evaluate", *[f"--data={s}" for s in sets], *[f"--method={m}" for m in methods]]
     times["evaluate"] = run_timed([*cmd, f"--lpips={weights['lpips']}", f"--out={out / 'eval'}"], logs / "eval.log")

@@ -1,7 +1,7 @@
 """A converted compact and a converted SwinIR through every command, with no flag that names their kind (model.json
 says it): evaluate and upscale give the network's own output, interpolate blends two models of a kind, and a
 fine-tune (any recipe, here `mse`) trains the kind's trunk (a compact's whole body, SwinIR's residual Swin
-transformer blocks) and exports the kind."""
+transformer blocks) and exports the kind; a SwinIR also trains from scratch from `config.model` alone."""
 
 from __future__ import annotations
 
@@ -109,3 +109,18 @@ def by_path(tree: dict, path: str) -> np.ndarray:
     for name in path.split("/"):
         tree = tree[name]
     return tree
+
+
+def test_a_swinir_trains_from_scratch_from_config_model(assets, tmp_path, capsys):
+    config = tiny_config("mse", assets)
+    config.model = {**KINDS["swinir"][0], "kind": "swinir", "depths": (1,), "num_heads": (2,), "scale": 4}
+    config.init.generator = "none"
+    config.train_rules = ((".*", "train"),)
+    result = train.train_and_evaluate(config, tmp_path / "run")
+    assert (result["start"], result["step"]) == ("scratch", 2), capsys.readouterr().out
+    meta = json.loads((tmp_path / "run" / "export_last" / "model.json").read_text())
+    assert (meta["kind"], meta["hparams"]["depths"], meta["hparams"]["upsampler"]) == (
+        "swinir",
+        [1],
+        "pixelshuffledirect",
+    )
