@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from esrgan_jax.models.dense_block import dense_block
-from esrgan_jax.models.layers import RDB_INIT, conv3x3, leaky_relu
+from esrgan_jax.models.layers import RDB_INIT, conv3x3, leaky_relu, upsample_nearest
 
 
 def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
@@ -32,9 +32,7 @@ def pixel_unshuffle(x: jax.Array, factor: int) -> jax.Array:
 
 def upsample_nearest2x(x: jax.Array) -> jax.Array:
     """Nearest-neighbour x2, equal to torch `F.interpolate(scale_factor=2, mode='nearest')`: [N, 2H, 2W, C]."""
-    n, h, w, c = x.shape
-    x = jnp.broadcast_to(x[:, :, None, :, None, :], (n, h, 2, w, 2, c))
-    return x.reshape(n, 2 * h, 2 * w, c)
+    return upsample_nearest(x, 2)
 
 
 class ResidualDenseBlock(nn.Module):
