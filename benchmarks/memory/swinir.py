@@ -5,8 +5,8 @@ whole-image and tiled, versus image size: the limits that keep SwinIR under 4 Gi
 
 Each case runs in its own subprocess (peak RSS, `ru_maxrss`, only grows) on a random uint8 RGB image with random
 weights of the model's shapes (memory depends on shapes, not values). Whole-image cases grow until one passes
-`--limit-mib` or fails; the tiled cases use `tile_pad` 32 (windows of tile + 64). The table gives the RSS before
-upscaling (JAX + weights), the peak and the seconds.
+`--limit-mib` or fails; the tiled cases use the default `tile_pad` of 64 (windows of tile + 128). The table gives
+the RSS before upscaling (JAX + weights), the peak and the seconds.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def child(model: str, side: int, tile: int) -> dict:
     """Runs one case in this process and returns its measurements."""
     import jax
 
+    from esrgan_jax.inference.tiling import DEFAULT_TILE_PAD
     from esrgan_jax.inference.upscaler import Upscaler
     from esrgan_jax.models import build_model
 
@@ -50,7 +51,7 @@ def child(model: str, side: int, tile: int) -> dict:
     rng = np.random.default_rng(0)
     params = jax.tree.map(lambda s: rng.normal(0, 0.02, s.shape).astype(np.float32), shapes)
     image = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-    up = Upscaler((module, params), tile=tile, tile_pad=32)
+    up = Upscaler((module, params), tile=tile, tile_pad=DEFAULT_TILE_PAD)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     up.upscale(image)
