@@ -55,6 +55,6 @@ def test_swinir_memory_quick_run_measures_a_whole_and_a_tiled_upscale(tmp_path, 
     out = tmp_path / "swinir_memory.json"
     assert swinir.main(["--quick", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["model"], r["side"], r["tile"]) for r in rows] == [("light", 64, 0), ("light", 96, 32)]
+    assert [(r["model"], r["side"], r["tile"]) for r in rows] == [("light", 64, 0), ("light", 192, 32)]
     assert all(r["peak_rss_mib"] > r["rss_before_mib"] > 0 and r["seconds"] > 0 for r in rows)
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 2 + 1  # header, one per case, "wrote"
