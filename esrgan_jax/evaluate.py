@@ -35,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
-        "--tile", type=int, default=DEFAULT_TILE, help="tile size in LR pixels for network methods; 0 = no tiling"
+        "--tile",
+        type=int,
+        default=None,
+        help=f"LR tile size for network methods; 0 = no tiling (default {DEFAULT_TILE}; less for a large SwinIR)",
     )
     p.add_argument(
         "--color-fix", choices=COLOR_FIXES, default="none", help="network methods: match colours to bicubic's"

@@ -145,7 +145,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument(
-        "--tile", type=int, default=DEFAULT_TILE, help=f"tile size in input pixels; 0 = whole image ({DEFAULT_TILE})"
+        "--tile",
+        type=int,
+        default=None,
+        help=f"tile size in input pixels; 0 = whole image (default {DEFAULT_TILE}; less for a large SwinIR)",
     )
     p.add_argument(
         "--tile-pad", type=int, default=DEFAULT_TILE_PAD, help=f"overlap per tile side, cropped ({DEFAULT_TILE_PAD})"

@@ -54,7 +54,9 @@ class Upscaler:
     Args:
       weights: a model directory or training workdir of a generator kind, or a `(module, params)` pair; None:
         the built-in model (`esrgan_jax.weights`), announced in one line on stderr.
-      tile: core tile size in input pixels; 0 = whole image per call (compiles once per image size).
+      tile: core tile size in input pixels; 0 = whole image per call (compiles once per image size); None = the
+        model's default: 512, or for a SwinIR the largest of 512, 384, 256, 128 whose window keeps the forward under
+        4 GiB (`SwinIR.default_tile`).
       tile_pad: overlap on each side of a tile, cropped away (Real-ESRGAN's default is 10; a trained 23-block
         model needs ~64 to stay within a few levels of whole-image output, see README); in the network's own
         resolution, so x2/x1 models (pixel-unshuffled by 2/4) get 2x/4x as many input pixels.
@@ -72,7 +74,7 @@ class Upscaler:
         self,
         weights: str | os.PathLike | tuple[nn.Module, Any] | None = None,
         *,
-        tile: int = DEFAULT_TILE,
+        tile: int | None = None,
         tile_pad: int = DEFAULT_TILE_PAD,
         tile_batch: int | None = None,
         dtype: str = "float32",
@@ -87,7 +89,7 @@ class Upscaler:
             raise UserError(f"alpha upsampler {alpha_upsampler!r}: expected one of {', '.join(ALPHA_UPSAMPLERS)}")
         if color_fix not in COLOR_FIXES:
             raise UserError(f"color fix {color_fix!r}: expected one of {', '.join(COLOR_FIXES)}")
-        if tile < 0 or tile_pad < 0 or (tile_batch is not None and tile_batch < 1):
+        if (tile or 0) < 0 or tile_pad < 0 or (tile_batch is not None and tile_batch < 1):
             raise UserError(
                 f"tile {tile}, tile-pad {tile_pad}, tile-batch {tile_batch}: expected tile, pad >= 0, batch >= 1"
             )
@@ -103,7 +105,9 @@ class Upscaler:
         self.meta = meta
         self.scale = int(self.module.scale)
         self.channels = self.module.in_channels
-        self.tile, self.tile_pad = tile, tile_pad
+        # A model that needs smaller tiles to stay within memory says so (SwinIR); the others take the default.
+        self.tile = getattr(self.module, "default_tile", DEFAULT_TILE) if tile is None else tile
+        self.tile_pad = tile_pad
         self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
         self.alpha_upsampler = alpha_upsampler
         self.color_fix = color_fix

@@ -20,7 +20,6 @@ from tqdm import tqdm
 from esrgan_jax.data import open_dataset
 from esrgan_jax.errors import UserError
 from esrgan_jax.image import bicubic_upscale, write_image
-from esrgan_jax.inference.tiling import DEFAULT_TILE
 from esrgan_jax.scoring import report
 from esrgan_jax.scoring.grid import comparison_grid
 from esrgan_jax.scoring.metrics import lpips_scorer, sr_scores
@@ -66,7 +65,7 @@ def bicubic_runner(scale: int) -> Runner:
     return lambda lr: bicubic_upscale(lr, scale)
 
 
-def load_method(method: MethodSpec, scale: int, tile: int = DEFAULT_TILE, color_fix: str = "none") -> Runner:
+def load_method(method: MethodSpec, scale: int, tile: int | None = None, color_fix: str = "none") -> Runner:
     """The runner of `method`: bicubic, or its checkpoint through `Upscaler` (tiled; 0 = whole images; with
     `color_fix` "mean" or "wavelet", colours matched to the bicubic upscale).
 
@@ -157,7 +156,7 @@ def evaluate(
     *,
     scale: int = 4,
     lpips: str | os.PathLike | None = None,
-    tile: int = DEFAULT_TILE,
+    tile: int | None = None,
     save_images: bool = True,
     progress: bool = True,
     skip_bad: bool = False,
@@ -172,7 +171,7 @@ def evaluate(
       out_dir: where summary.json, per_image.csv, summary.md, images/ and grid_*.png go.
       scale: the SR factor (also the border cropped before PSNR/SSIM).
       lpips: a converted LPIPS model directory; without it LPIPS is null.
-      tile: tile size for network methods (LR pixels; 0 = whole image).
+      tile: tile size for network methods (LR pixels; 0 = whole image; None = each model's default).
       save_images: write each SR image under images/.
       progress: show a progress bar.
       skip_bad: leave out unreadable or mismatched images with a warning instead of stopping.

@@ -10,13 +10,14 @@ import jax
 import numpy as np
 import pytest
 
+from esrgan_jax.architectures.swinir.model import MEMORY_BUDGET_MIB
 from esrgan_jax.errors import UserError
 from esrgan_jax.image.color import rgb_to_ycbcr, ycbcr_to_rgb
 from esrgan_jax.image.resize import imresize
 from esrgan_jax.inference.compiled import FORWARD
 from esrgan_jax.inference.tiling import axis_windows
 from esrgan_jax.inference.upscaler import Upscaler
-from esrgan_jax.models import SRCNN
+from esrgan_jax.models import SRCNN, build_model
 from esrgan_jax.models.store import load_generator, save_model
 from esrgan_jax.weights import builtin_dir, size_bytes
 from tests.support import BT601, HP, by_hand, psnr, random_params, tiny
@@ -215,3 +216,18 @@ def test_without_weights_the_built_in_model_is_loaded_and_named(capsys, image):
     module, params = load_generator(builtin_dir())  # loaded independently: float16 on disk, float32 here
     assert {x.dtype for x in jax.tree.leaves(params)} == {np.dtype(np.float32)}
     np.testing.assert_allclose(up.upscale(image), by_hand(module, params, image), atol=1e-5)
+
+
+def test_the_default_tile_is_the_models(image):
+    # A SwinIR's attention scores grow with its width and heads: the classical x4 shape gets smaller tiles than
+    # the lightweight one so that one window stays within the memory budget; other kinds take 512.
+    light = {"embed_dim": 60, "depths": (6,) * 4, "num_heads": (6,) * 4, "upsampler": "pixelshuffledirect"}
+    classical = {"embed_dim": 180, "depths": (6,) * 6, "num_heads": (6,) * 6, "upsampler": "pixelshuffle"}
+    tiles = {}
+    for name, hparams in (("light", light), ("classical", classical)):
+        module = build_model("swinir", hparams)
+        assert module.forward_mib(module.default_tile + 128) <= MEMORY_BUDGET_MIB  # its window fits
+        tiles[name] = Upscaler((module, None)).tile
+    assert tiles == {"light": 512, "classical": 384}
+    assert build_model("swinir", classical).forward_mib(512 + 128) > MEMORY_BUDGET_MIB  # 512 would not fit
+    assert Upscaler(tiny()).tile == 512 and Upscaler(tiny(), tile=96).tile == 96
