@@ -151,7 +151,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"tile size in input pixels; 0 = whole image (default {DEFAULT_TILE}; less for a large SwinIR)",
     )
     p.add_argument(
-        "--tile-pad", type=int, default=DEFAULT_TILE_PAD, help=f"overlap per tile side, cropped ({DEFAULT_TILE_PAD})"
+        "--tile-pad",
+        type=int,
+        default=None,
+        help=f"overlap per tile side, cropped (default {DEFAULT_TILE_PAD}; 32 for SwinIR)",
     )
     p.add_argument("--tile-batch", type=int, default=None, help="tiles per device call (default: 4 GPU, 1 CPU)")
     p.add_argument("--outscale", type=float, default=None, help="final scale (default: the model's)")

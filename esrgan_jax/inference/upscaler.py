@@ -59,7 +59,8 @@ class Upscaler:
         4 GiB (`SwinIR.default_tile`).
       tile_pad: overlap on each side of a tile, cropped away (Real-ESRGAN's default is 10; a trained 23-block
         model needs ~64 to stay within a few levels of whole-image output, see README); in the network's own
-        resolution, so x2/x1 models (pixel-unshuffled by 2/4) get 2x/4x as many input pixels.
+        resolution, so x2/x1 models (pixel-unshuffled by 2/4) get 2x/4x as many input pixels. None = the model's
+        default: 64, or 32 for a SwinIR (the official test script's overlap).
       tile_batch: tiles per device call; default 4 on GPU/TPU, 1 on CPU (where batching buys no speed and the
         filler tiles of a last, partial batch would cost full compute).
       dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32).
@@ -75,7 +76,7 @@ class Upscaler:
         weights: str | os.PathLike | tuple[nn.Module, Any] | None = None,
         *,
         tile: int | None = None,
-        tile_pad: int = DEFAULT_TILE_PAD,
+        tile_pad: int | None = None,
         tile_batch: int | None = None,
         dtype: str = "float32",
         weights_b: str | os.PathLike | tuple[nn.Module, Any] | None = None,
@@ -89,7 +90,7 @@ class Upscaler:
             raise UserError(f"alpha upsampler {alpha_upsampler!r}: expected one of {', '.join(ALPHA_UPSAMPLERS)}")
         if color_fix not in COLOR_FIXES:
             raise UserError(f"color fix {color_fix!r}: expected one of {', '.join(COLOR_FIXES)}")
-        if (tile or 0) < 0 or tile_pad < 0 or (tile_batch is not None and tile_batch < 1):
+        if (tile or 0) < 0 or (tile_pad or 0) < 0 or (tile_batch is not None and tile_batch < 1):
             raise UserError(
                 f"tile {tile}, tile-pad {tile_pad}, tile-batch {tile_batch}: expected tile, pad >= 0, batch >= 1"
             )
@@ -105,9 +106,9 @@ class Upscaler:
         self.meta = meta
         self.scale = int(self.module.scale)
         self.channels = self.module.in_channels
-        # A model that needs smaller tiles to stay within memory says so (SwinIR); the others take the default.
+        # A model that needs other tiles to stay within memory says so (SwinIR); the others take the defaults.
         self.tile = getattr(self.module, "default_tile", DEFAULT_TILE) if tile is None else tile
-        self.tile_pad = tile_pad
+        self.tile_pad = getattr(self.module, "default_tile_pad", DEFAULT_TILE_PAD) if tile_pad is None else tile_pad
         self.tile_batch = tile_batch or (1 if jax.default_backend() == "cpu" else 4)
         self.alpha_upsampler = alpha_upsampler
         self.color_fix = color_fix

@@ -27,12 +27,14 @@ RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K's mean, subtracted from 3-channel i
 NUM_FEAT = 64  # the official reconstruction width (fixed in the official code)
 # upsampler -> the scales it can make
 UPSAMPLERS = {"pixelshuffle": (2, 3, 4), "pixelshuffledirect": (1, 2, 3, 4), "nearest+conv": (2, 4), "": (1,)}
-# The default tile keeps one float32 forward of a window (tile + 2 x 64 pixels a side) under this much host memory.
+# The default tile keeps one float32 forward of a window (tile + 2 x tile_pad a side) under this much host memory.
 MEMORY_BUDGET_MIB = 4096
 TILES = (512, 384, 256, 128)  # the default tile's candidates, largest first
-# Peak host memory of a forward ~ RUNTIME_MIB + pixels x 4 bytes x (ACTIVATIONS x embed_dim + window**2 x heads):
-# the activations XLA keeps alive and one block's attention scores, fitted to benchmarks/results/swinir_memory.
-RUNTIME_MIB, ACTIVATIONS = 600, 11
+TILE_PAD = 32  # the default overlap: the official main_test_swinir.py's tile_overlap
+# Peak host memory of a forward ~ RUNTIME_MIB + pixels x 4 bytes x (ACTIVATIONS x embed_dim + SCORES x window**2 x
+# heads): the embed_dim-wide activations and copies of one block's attention scores that XLA:CPU keeps alive at
+# once, fitted to the peaks of benchmarks/results/swinir_memory_2026-12-05.json (-2% to +9% of each).
+RUNTIME_MIB, ACTIVATIONS, SCORES = 480, 25, 4.3
 
 
 class PatchEmbed(nn.Module):
@@ -89,14 +91,19 @@ class SwinIR(nn.Module):
 
     def forward_mib(self, side: int) -> float:
         """Estimated peak host memory (MiB) of one float32 forward of a side x side input."""
-        per_pixel = 4 * (ACTIVATIONS * self.embed_dim + self.window_size**2 * max(self.num_heads))
+        per_pixel = 4 * (ACTIVATIONS * self.embed_dim + SCORES * self.window_size**2 * max(self.num_heads))
         return RUNTIME_MIB + side * side * per_pixel / 2**20
 
     @property
     def default_tile(self) -> int:
-        """`Upscaler`'s tile unless told: the largest of TILES whose window (with the default 64-pixel pad) keeps
-        a forward under MEMORY_BUDGET_MIB (lightweight x4: 512; classical x4: 384)."""
-        return next((t for t in TILES if self.forward_mib(t + 128) <= MEMORY_BUDGET_MIB), TILES[-1])
+        """`Upscaler`'s tile unless told: the largest of TILES whose window (with the default pad) keeps a forward
+        under MEMORY_BUDGET_MIB (lightweight x4: 384; classical x4: 256)."""
+        return next((t for t in TILES if self.forward_mib(t + 2 * TILE_PAD) <= MEMORY_BUDGET_MIB), TILES[-1])
+
+    @property
+    def default_tile_pad(self) -> int:
+        """`Upscaler`'s overlap unless told (see TILE_PAD)."""
+        return TILE_PAD
 
     @property
     def tile_multiple(self) -> int:
