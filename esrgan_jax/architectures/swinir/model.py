@@ -33,7 +33,7 @@ TILES = (512, 384, 256, 128)  # the default tile's candidates, largest first
 TILE_PAD = 32  # the default overlap: the official main_test_swinir.py's tile_overlap
 # Peak host memory of a forward ~ RUNTIME_MIB + pixels x 4 bytes x (ACTIVATIONS x embed_dim + SCORES x window**2 x
 # heads): the embed_dim-wide activations and copies of one block's attention scores that XLA:CPU keeps alive at
-# once, fitted to the peaks of benchmarks/results/swinir_memory_2026-12-05.json (-2% to +9% of each).
+# once, fitted to the peaks of benchmarks/results/swinir_memory_2026-12-05.json (within -2% and +23% of each).
 RUNTIME_MIB, ACTIVATIONS, SCORES = 480, 25, 4.3
 
 
