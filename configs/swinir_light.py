@@ -16,7 +16,8 @@ To fine-tune official weights instead (python -m weights_conversion 002_lightwei
 weights/swinir_light): --config.init.generator=weights/swinir_light, and
 --config.train_rules='(("layers_\\d+/.*", "train"), (".*", "freeze"))' trains the RSTBs only.
 Reproduces: the study's swinir-light row (experiments/finetune_study/README.md).
-Expected: not run to the end yet; a 1200-step run is too long for the study's 90-minute budget on 2 cores.
+Expected: not run yet; about 4 hours on a 2-core Zen 4 (a lightweight step of 8 48x48 patches, as many pixels,
+took 12.4 s in benchmarks/RESULTS.md "SwinIR"), far past the study's 90-minute budget.
 """
 
 from esrgan_jax.training.defaults import ALL_TRAINABLE, base_config
