@@ -115,6 +115,9 @@ def test_refusals_name_the_key(tmp_path, random_swinir):
                    torch.zeros(64, 64, dtype=torch.int64)},
                   "layers.1.residual_group.blocks.0.attn.relative_position_index is not the standard relative "
                   "position index of a (64, 64) window"),
+        "not-swinir": ({"conv_first.weight": sd["conv_first.weight"], "body.0.weight": sd["conv_first.weight"]},
+                       "not a SwinIR checkpoint (no 'layers.0.residual_group.blocks.0.norm1.weight'); keys: "
+                       "conv_first.weight, body.0.weight"),
         "unshuffle": ({**{k: v for k, v in sd.items() if not k.startswith("conv_first.")},
                        "conv_first.1.weight": sd["conv_first.weight"], "conv_first.1.bias": sd["conv_first.bias"]},
                       "a SwinIR with pixel-unshuffled input or absolute position embedding does not convert"),

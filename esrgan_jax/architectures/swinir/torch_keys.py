@@ -21,7 +21,14 @@ import numpy as np
 
 from esrgan_jax.architectures.swinir.blocks import relative_position_index, shifted_window_mask
 from esrgan_jax.architectures.swinir.model import NUM_FEAT, SwinIR
-from esrgan_jax.architectures.tensors import TORCH_LEAF, ConversionError, StateDict, map_variables, require_conv
+from esrgan_jax.architectures.tensors import (
+    TORCH_LEAF,
+    ConversionError,
+    StateDict,
+    first_keys,
+    map_variables,
+    require_conv,
+)
 
 BLOCK0 = "layers.0.residual_group.blocks.0."
 DETECT = (
@@ -77,8 +84,6 @@ def _scale(sd: StateDict, upsampler: str, in_chans: int) -> int:
 
 def infer_hparams(sd: StateDict) -> dict[str, Any]:
     """Every `SwinIR` hyper-parameter of an official state dict."""
-    if "conv_first.1.weight" in sd or "absolute_pos_embed" in sd:
-        raise ConversionError("a SwinIR with pixel-unshuffled input or absolute position embedding does not convert")
     if "conv_before_upsample.0.weight" in sd:
         upsampler = "nearest+conv" if "conv_up1.weight" in sd else "pixelshuffle"
     else:
@@ -112,6 +117,10 @@ def convert(sd: StateDict) -> tuple[dict[str, Any], dict[str, Any], str]:
     Returns:
       (hparams of `SwinIR`, {"params": ...}, "swinir").
     """
+    if "conv_first.1.weight" in sd or "absolute_pos_embed" in sd:
+        raise ConversionError("a SwinIR with pixel-unshuffled input or absolute position embedding does not convert")
+    if missing := [k for k in DETECT if k not in sd]:
+        raise ConversionError(f"not a SwinIR checkpoint (no {missing[0]!r}); keys: {first_keys(sd)}")
     hparams = infer_hparams(sd)
     module = SwinIR(**{k: tuple(v) if isinstance(v, list) else v for k, v in hparams.items()})
     try:
