@@ -16,8 +16,8 @@ To fine-tune official weights instead (python -m weights_conversion 002_lightwei
 weights/swinir_light): --config.init.generator=weights/swinir_light, and
 --config.train_rules='(("layers_\\d+/.*", "train"), (".*", "freeze"))' trains the RSTBs only.
 Reproduces: the study's swinir-light row (experiments/finetune_study/README.md).
-Expected: not run yet; about 4 hours on a 2-core Zen 4 (a lightweight step of 8 48x48 patches, as many pixels,
-took 12.4 s in benchmarks/RESULTS.md "SwinIR"), far past the study's 90-minute budget.
+Expected: not run yet; about 52 min on an idle 2-core Zen 4 (a step of 8 48x48 patches, 1.1x these pixels, took
+2.9 s in benchmarks/RESULTS.md "SwinIR"): with the rest of the study it would pass the 90-minute budget.
 """
 
 from esrgan_jax.training.defaults import ALL_TRAINABLE, base_config
