@@ -20,12 +20,15 @@ benchmarks/RESULTS.md. Forward-mode differentiation (`jax.jvp`) is not defined t
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
+from esrgan_jax.models import winograd
 from esrgan_jax.models.layers import NEGATIVE_SLOPE
 
 RESIDUAL_SCALE = 0.2  # the block's output is conv5(...) * 0.2 + x
@@ -39,15 +42,44 @@ def _conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def _forward(x: jax.Array, params: Params) -> tuple[jax.Array, jax.Array]:
-    """(block output, cat(x, f_1, ..., f_4)) in x's dtype; parameters are cast to it, as flax's `dtype=` does."""
+def _forward(x: jax.Array, params: Params, m: int = 0) -> tuple[jax.Array, jax.Array]:
+    """(block output, cat(x, f_1, ..., f_4)) in x's dtype; parameters are cast to it, as flax's `dtype=` does.
+    With `m`, the convs are Winograd F(m, 3) and the kernels in its form (`winograd.prepare_params`)."""
+    conv = functools.partial(winograd.conv3x3, m=m) if m else _conv
     feats = x
     for kernel, bias in params[:4]:
-        y = _conv(feats, kernel.astype(x.dtype)) + bias.astype(x.dtype)
+        y = conv(feats, kernel.astype(x.dtype)) + bias.astype(x.dtype)
         feats = jnp.concatenate([feats, jnp.where(y >= 0, y, NEGATIVE_SLOPE * y)], -1)
     kernel, bias = params[4]
-    x5 = _conv(feats, kernel.astype(x.dtype)) + bias.astype(x.dtype)
+    x5 = conv(feats, kernel.astype(x.dtype)) + bias.astype(x.dtype)
     return x5 * RESIDUAL_SCALE + x, feats
+
+
+def _forward_concat_free(x: jax.Array, params: Params) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    """(block output, (x, f_1, ..., f_4)) without concatenating: a conv over cat(x, f_1, ..., f_k) is the sum of
+    convs over each part, so each feature map is convolved once, by the kernel slices of every later conv side by
+    side (one wider conv), and the later convs' outputs add up from these partial sums."""
+    dtype = x.dtype
+    grow, num_feat = params[0][0].shape[-1], x.shape[-1]
+    widths = [grow] * 4 + [num_feat]  # output channels of conv1..conv5
+    partial: list[Any] = [bias.astype(dtype) for _, bias in params]
+    parts = [x]
+    for j in range(5):  # part j (x, then f_j) feeds conv j+1..conv5
+        start, width = (0, num_feat) if j == 0 else (num_feat + grow * (j - 1), grow)
+        kernel = jnp.concatenate([params[k][0][:, :, start : start + width] for k in range(j, 5)], -1)
+        y = _conv(parts[j], kernel.astype(dtype))
+        offsets = np.cumsum([0, *widths[j:]])
+        for k in range(j, 5):
+            partial[k] = partial[k] + y[..., offsets[k - j] : offsets[k - j + 1]]
+        if j < 4:
+            parts.append(jnp.where(partial[j] >= 0, partial[j], NEGATIVE_SLOPE * partial[j]))
+    return partial[4] * RESIDUAL_SCALE + x, tuple(parts)
+
+
+def dense_block_winograd(x: jax.Array, params: Params, m: int) -> jax.Array:
+    """The block's output through Winograd F(m, 3) convs, kernels in Winograd form; for inference (it has no
+    memory-saving backward pass)."""
+    return _forward(x, params, m)[0]
 
 
 @jax.custom_vjp
@@ -95,3 +127,23 @@ def _dense_block_bwd(saved: tuple[jax.Array, Params], grad: jax.Array) -> tuple[
 
 
 dense_block.defvjp(_dense_block_fwd, _dense_block_bwd)
+
+
+@jax.custom_vjp
+def dense_block_concat_free(x: jax.Array, params: Params) -> jax.Array:
+    """`dense_block` computed without concatenations (`_forward_concat_free`); the same backward pass, which
+    concatenates the saved feature maps once."""
+    return _forward_concat_free(x, params)[0]
+
+
+def _concat_free_fwd(x: jax.Array, params: Params) -> tuple[jax.Array, tuple[tuple[jax.Array, ...], Params]]:
+    out, parts = _forward_concat_free(x, params)
+    return out, (parts, params)
+
+
+def _concat_free_bwd(saved: tuple[tuple[jax.Array, ...], Params], grad: jax.Array) -> tuple[jax.Array, Params]:
+    parts, params = saved
+    return _dense_block_bwd((jnp.concatenate(parts, -1), params), grad)
+
+
+dense_block_concat_free.defvjp(_concat_free_fwd, _concat_free_bwd)

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from esrgan_jax.models.dense_block import dense_block
+from esrgan_jax.models.dense_block import dense_block, dense_block_concat_free, dense_block_winograd
 from esrgan_jax.models.layers import RDB_INIT, conv3x3, leaky_relu, upsample_nearest
 
 
@@ -45,18 +45,22 @@ class ResidualDenseBlock(nn.Module):
     num_feat: int = 64
     num_grow_ch: int = 32
     dtype: Any = jnp.float32
+    winograd: int = 0
+    concat_free: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         growth = [self.num_grow_ch] * 4 + [self.num_feat]
-        convs = [conv3x3(ch, f"conv{k}", self.dtype, RDB_INIT) for k, ch in enumerate(growth, start=1)]
+        convs = [conv3x3(ch, f"conv{k}", self.dtype, RDB_INIT, self.winograd) for k, ch in enumerate(growth, 1)]
         if self.is_initializing():  # nn.Conv creates the parameters: BasicSR's names, flax's random streams
             feats = [x]
             for conv in convs[:4]:
                 feats.append(leaky_relu(conv(jnp.concatenate(feats, -1))))
             return convs[4](jnp.concatenate(feats, -1)) * 0.2 + x
         params = tuple((conv.variables["params"]["kernel"], conv.variables["params"]["bias"]) for conv in convs)
-        return dense_block(x.astype(self.dtype), params)
+        if self.winograd:
+            return dense_block_winograd(x.astype(self.dtype), params, self.winograd)
+        return (dense_block_concat_free if self.concat_free else dense_block)(x.astype(self.dtype), params)
 
 
 class RRDB(nn.Module):
@@ -65,12 +69,16 @@ class RRDB(nn.Module):
     num_feat: int = 64
     num_grow_ch: int = 32
     dtype: Any = jnp.float32
+    winograd: int = 0
+    concat_free: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         out = x
         for j in range(1, 4):
-            out = ResidualDenseBlock(self.num_feat, self.num_grow_ch, self.dtype, name=f"rdb{j}")(out)
+            fields = (self.num_feat, self.num_grow_ch, self.dtype, self.winograd, self.concat_free)
+            rdb = ResidualDenseBlock(*fields, name=f"rdb{j}")
+            out = rdb(out)
         return out * 0.2 + x
 
 
@@ -88,6 +96,10 @@ class RRDBNet(nn.Module):
         less training memory at ~1/3 more forward compute; no effect on outputs or parameter names. XLA:CPU
         (jaxlib 0.10.2) undoes it (it drops the optimisation barriers and CSE merges the recomputation back;
         benchmarks/RESULTS.md), so it only saves memory on GPU/TPU.
+      winograd: 0 (direct convolutions), or m = 2, 4, 6: every 3x3 conv as Winograd F(m, 3), for inference, with
+        the parameters in its form (`winograd.prepare_params(params, m)`, done once per model).
+      concat_free: run the dense blocks without concatenations (`dense_block.dense_block_concat_free`); the same
+        parameters and outputs up to float rounding.
     """
 
     num_in_ch: int = 3
@@ -98,6 +110,8 @@ class RRDBNet(nn.Module):
     num_grow_ch: int = 32
     dtype: Any = jnp.float32
     remat: bool = False
+    winograd: int = 0
+    concat_free: bool = False
 
     pre_upsample = False  # the generator interface (with SRCNN): takes the LR image itself
 
@@ -123,16 +137,21 @@ class RRDBNet(nn.Module):
         if self.scale < 4:
             x = pixel_unshuffle(x, 4 // self.scale)
         x = x.astype(self.dtype)
-        feat = conv3x3(self.num_feat, "conv_first", self.dtype)(x)
+        wg = self.winograd
+
+        def conv(features: int, name: str) -> nn.Module:
+            return conv3x3(features, name, self.dtype, winograd=wg)
+
+        feat = conv(self.num_feat, "conv_first")(x)
         body = feat
         block = nn.remat(RRDB) if self.remat else RRDB  # same submodule names either way
         for i in range(self.num_block):
-            body = block(self.num_feat, self.num_grow_ch, self.dtype, name=f"body_{i}")(body)
-        feat = feat + conv3x3(self.num_feat, "conv_body", self.dtype)(body)
-        feat = leaky_relu(conv3x3(self.num_feat, "conv_up1", self.dtype)(upsample_nearest2x(feat)))
-        feat = leaky_relu(conv3x3(self.num_feat, "conv_up2", self.dtype)(upsample_nearest2x(feat)))
-        feat = leaky_relu(conv3x3(self.num_feat, "conv_hr", self.dtype)(feat))
-        out = conv3x3(self.num_out_ch, "conv_last", self.dtype)(feat)
+            body = block(self.num_feat, self.num_grow_ch, self.dtype, wg, self.concat_free, name=f"body_{i}")(body)
+        feat = feat + conv(self.num_feat, "conv_body")(body)
+        feat = leaky_relu(conv(self.num_feat, "conv_up1")(upsample_nearest2x(feat)))
+        feat = leaky_relu(conv(self.num_feat, "conv_up2")(upsample_nearest2x(feat)))
+        feat = leaky_relu(conv(self.num_feat, "conv_hr")(feat))
+        out = conv(self.num_out_ch, "conv_last")(feat)
         return out.astype(jnp.float32)
 
     def init_params(self, rng: jax.Array, size: int = 8) -> dict:

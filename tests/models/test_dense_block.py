@@ -1,6 +1,7 @@
 """`esrgan_jax.models.dense_block`: its hand-written backward pass against PyTorch autograd on the reference
 block (testkit/torch_models.py), the whole RRDBNet's gradients against PyTorch's, and the memory it exists to
-save, read from XLA's compiled memory analysis against plain autodiff of the same block.
+save, read from XLA's compiled memory analysis against plain autodiff of the same block; the same for the
+concatenation-free forward (`dense_block_concat_free`).
 """
 
 from __future__ import annotations
@@ -8,10 +9,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import torch
 from jax import lax
 
-from esrgan_jax.models.dense_block import dense_block
+from esrgan_jax.models.dense_block import dense_block, dense_block_concat_free
 from esrgan_jax.models.rrdbnet import RRDBNet
 from testkit.torch_models import ResidualDenseBlock, RRDBNetTorch, randomize_
 from weights_conversion import convert_state_dict
@@ -43,7 +45,8 @@ def _textbook(x, params):
     return conv(feats, *params[4]) * 0.2 + x
 
 
-def test_dense_block_gradients_match_pytorch_autograd():
+@pytest.mark.parametrize("block_fn", [dense_block, dense_block_concat_free], ids=["concat", "concat_free"])
+def test_dense_block_gradients_match_pytorch_autograd(block_fn):
     block = _torch_block()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 12, 10, NF), dtype=np.float32)
@@ -54,7 +57,7 @@ def test_dense_block_gradients_match_pytorch_autograd():
     out_t.backward(torch.from_numpy(cot.transpose(0, 3, 1, 2).copy()))
 
     params = _jax_params(block)
-    out, vjp = jax.vjp(dense_block, jnp.asarray(x), params)
+    out, vjp = jax.vjp(block_fn, jnp.asarray(x), params)
     d_x, d_params = vjp(jnp.asarray(cot))
 
     np.testing.assert_allclose(out, out_t.detach().numpy().transpose(0, 2, 3, 1), atol=1e-5)
@@ -65,7 +68,8 @@ def test_dense_block_gradients_match_pytorch_autograd():
         np.testing.assert_allclose(d_bias, conv.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_rrdbnet_parameter_gradients_match_pytorch_autograd():
+@pytest.mark.parametrize("concat_free", [False, True])
+def test_rrdbnet_parameter_gradients_match_pytorch_autograd(concat_free):
     net = randomize_(RRDBNetTorch(num_feat=NF, num_block=2, num_grow_ch=GC), seed=7, std=0.05)
     _, hparams, variables, _ = convert_state_dict(
         {k: v.detach().numpy() for k, v in net.state_dict().items()}, "rrdbnet"
@@ -76,13 +80,14 @@ def test_rrdbnet_parameter_gradients_match_pytorch_autograd():
     loss_t.backward()
     want = convert_state_dict({k: p.grad.numpy() for k, p in net.named_parameters()}, "rrdbnet")[2]["params"]
 
-    model = RRDBNet(**hparams)
+    model = RRDBNet(**hparams, concat_free=concat_free)
     got = jax.grad(lambda p: jnp.mean(model.apply({"params": p}, x) ** 2))(variables["params"])
     assert jax.tree.structure(got) == jax.tree.structure(want)
     jax.tree.map(lambda g, w: np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6), got, want)
 
 
-def test_backward_keeps_under_half_of_autodiffs_temp_memory():
+@pytest.mark.parametrize("block_fn", [dense_block, dense_block_concat_free], ids=["concat", "concat_free"])
+def test_backward_keeps_under_half_of_autodiffs_temp_memory(block_fn):
     """Eight chained blocks' gradient: XLA's temp buffers (the activations held for the backward dominate them)."""
     params = [_jax_params(_torch_block(seed)) for seed in range(8)]
     x = jnp.ones((2, 32, 32, NF), jnp.float32)
@@ -96,7 +101,7 @@ def test_backward_keeps_under_half_of_autodiffs_temp_memory():
 
         return jax.jit(jax.grad(loss)).lower(params).compile().memory_analysis().temp_size_in_bytes
 
-    custom, autodiff = temp_bytes(dense_block), temp_bytes(_textbook)
+    custom, autodiff = temp_bytes(block_fn), temp_bytes(_textbook)
     assert custom < 0.5 * autodiff, (custom, autodiff)
 
 
@@ -110,3 +115,9 @@ def test_bfloat16_compute_keeps_float32_parameter_gradients():
     assert {leaf.dtype for leaf in jax.tree.leaves(d_params)} == {jnp.dtype(jnp.float32)}
     want = jax.grad(lambda p: jnp.sum(_textbook(x.astype(jnp.float32), p) ** 2))(params)
     np.testing.assert_allclose(d_params[4][0], want[4][0], rtol=0.05, atol=0.05 * float(jnp.abs(want[4][0]).max()))
+
+
+def test_concat_free_forward_equals_the_concatenating_block():
+    params = _jax_params(_torch_block(5))
+    x = jnp.asarray(np.random.default_rng(4).standard_normal((2, 9, 13, NF)), jnp.float32)
+    np.testing.assert_allclose(dense_block_concat_free(x, params), dense_block(x, params), rtol=0, atol=2e-6)
