@@ -26,6 +26,7 @@ from esrgan_jax.image.pixels import quantize
 from esrgan_jax.image.resize import imresize
 from esrgan_jax.inference.color_fix import COLOR_FIXES, color_fix
 from esrgan_jax.inference.compiled import FORWARD
+from esrgan_jax.inference.conv_path import for_inference, prepare
 from esrgan_jax.inference.tiling import DEFAULT_TILE, DEFAULT_TILE_PAD, run_tiled
 from esrgan_jax.models import GENERATOR_KINDS, compute_dtype, network_input
 from esrgan_jax.models.blend import blend, check_alpha, check_compatible
@@ -104,6 +105,7 @@ class Upscaler:
             check_compatible(weights, weights_b, meta, meta_b, params, params_b)
             params = blend(params, params_b, alpha)
         self.meta = meta
+        self.module = for_inference(self.module)  # Winograd where it is faster here (inference.conv_path)
         self.scale = int(self.module.scale)
         self.channels = self.module.in_channels
         # A model that needs other tiles to stay within memory says so (SwinIR); the others take the defaults.
@@ -121,7 +123,7 @@ class Upscaler:
         """Swaps in other parameters of the same module (e.g. training's latest); nothing is compiled again.
 
         None drops the parameters and their copies on the devices (until the next `set_params`)."""
-        self._params = params
+        self._params = None if params is None else prepare(self.module, params)
         self._placed: dict[int, Any] = {}  # device count -> parameters replicated on that many devices
 
     def _call(self, batch: np.ndarray) -> jax.Array:
