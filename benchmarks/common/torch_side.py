@@ -144,7 +144,7 @@ def build(case: Case, weights: str, seed: int, model_cfg: dict[str, Any]) -> Any
     torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     kind = model_cfg.get("kind", "rrdbnet")
     makers = {"compact": compact_torch, "swinir": swinir_torch, "rrdbnet": RRDBNetTorch}
-    model = makers[kind](**model_cfg)
+    model = makers[kind](**{k: v for k, v in model_cfg.items() if k not in ("kind", "ncnn")})
     model.load_state_dict({k: torch.from_numpy(v) for k, v in load_state_dict(weights).items()})
     model = model.to(memory_format=torch.channels_last)
     if case.kind == "train":

