@@ -23,11 +23,18 @@ import numpy as np
 from benchmarks.common.cases import TILE_PAD, Case
 from benchmarks.common.jax_side import TrainStep, all_trainable, trunk_only
 from benchmarks.common.weights import inputs
+from esrgan_jax.models import winograd
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.sharding import place
 
 BF16_PEAK_TFLOPS = 790.0  # dense bf16 matrix products measured on this workplace's H200 (KINDS.md)
 JAX_VARIANTS = (("jax-f32", "float32"), ("jax-bf16", "bfloat16"))
+# The convolution paths beside the default one (RRDBNet fields), float32, on the row kinds each applies to:
+# Winograd F(4, 3) is inference only; the concatenation-free dense block also trains.
+PATH_VARIANTS = {
+    "jax-f32-winograd4": ({"winograd": 4}, ("forward",)),
+    "jax-f32-concat-free": ({"concat_free": True}, ("forward", "train")),
+}
 TORCH_VARIANTS = (("torch-f32", "float32"), ("torch-bf16", "bfloat16"))
 
 
@@ -91,9 +98,15 @@ def device_peak_mb() -> float | None:
     return None if peak is None else peak / 2**20
 
 
-def jax_row(row: dict[str, Any], hparams: dict, params: Any, dtype: str, timing: Timing) -> dict[str, Any]:
-    """One JAX row: compile time, first call, repetitions, program and process-peak memory (+ output or tiles)."""
-    module = RRDBNet(**hparams, dtype=jnp.dtype(dtype))
+def jax_row(
+    row: dict[str, Any], hparams: dict, params: Any, dtype: str, timing: Timing, fields: dict | None = None
+) -> dict[str, Any]:
+    """One JAX row: compile time, first call, repetitions, program and process-peak memory (+ output or tiles).
+    `fields`: RRDBNet's convolution path (`PATH_VARIANTS`), default the direct one."""
+    fields = fields or {}
+    module = RRDBNet(**hparams, dtype=jnp.dtype(dtype), **fields)
+    if fields.get("winograd"):
+        params = winograd.prepare_params(params, fields["winograd"])
     if row["kind"] == "upscale":
         return _upscale_row(row, module, params, timing)
     start = time.perf_counter()
@@ -192,7 +205,9 @@ def run_speed(
     longest: dict[str, float] = {}
     records: list[dict[str, Any]] = []
     for row in rows:
-        variants = JAX_VARIANTS + (TORCH_VARIANTS if torch_device is not None and row["kind"] != "upscale" else ())
+        paths = tuple((label, "float32") for label, (_, kinds) in PATH_VARIANTS.items() if row["kind"] in kinds)
+        variants = JAX_VARIANTS + paths
+        variants += TORCH_VARIANTS if torch_device is not None and row["kind"] != "upscale" else ()
         reference = None  # the jax-f32 forward output, which the other variants are compared with
         for label, dtype in variants:
             rec: dict[str, Any] = {**row, "variant": label, "dtype": dtype}
@@ -204,7 +219,7 @@ def run_speed(
             start = time.perf_counter()
             try:
                 if label.startswith("jax"):
-                    rec.update(jax_row(row, hparams, params, dtype, timing))
+                    rec.update(jax_row(row, hparams, params, dtype, timing, PATH_VARIANTS.get(label, ({},))[0]))
                 else:
                     rec.update(_torch_row(row, weights, model_cfg, dtype, torch_device, timing))
                 out = rec.pop("output", None)

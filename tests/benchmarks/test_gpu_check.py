@@ -28,6 +28,7 @@ from weights_conversion.lpips import default_lin_path
 REPO = Path(__file__).resolve().parents[2]
 SET5 = SHARED_DATA / "benchmarks" / "Set5"
 ROWS = ["forward 16x16 b1", "train b2 16x16 (trunk)", "upscale 64x64 -> 256x256 (tile 32)", "train b2 16x16 (all)"]
+KINDS = ("forward", "train", "upscale")
 
 
 @pytest.fixture(scope="module")
@@ -92,17 +93,22 @@ def test_training_smoke_and_set5(smoke):
 def test_speed_rows(smoke):
     report, md = smoke
     records = report["sections"]["speed"]["result"]
+    paths = {kind: tuple(v for v, (_, kinds) in gpu_speed.PATH_VARIANTS.items() if kind in kinds) for kind in KINDS}
+    assert paths == {"forward": ("jax-f32-winograd4", "jax-f32-concat-free"), "train": ("jax-f32-concat-free",),
+                     "upscale": ()}  # fmt: skip
     assert [(r["name"], r["variant"]) for r in records] == [
         (name, v)
         for name in ROWS
-        for v in ("jax-f32", "jax-bf16") + (() if name.startswith("upscale") else ("torch-f32", "torch-bf16"))
-    ]
+        for v in ("jax-f32", "jax-bf16") + paths[name.split()[0]]
+        + (() if name.startswith("upscale") else ("torch-f32", "torch-bf16"))
+    ]  # fmt: skip
     for r in records:
         assert r["status"] == "ok" and len(r["times_s"]) == 2 and r["median_s"] == np.median(r["times_s"])
         assert r["tflops"] > 0 and r["of_bf16_peak"] == r["tflops"] / gpu_speed.BF16_PEAK_TFLOPS
         assert f"| {r['name']} | {r['variant']} |" in md
         if r["variant"].startswith("jax") and not r["name"].startswith("upscale"):
             assert r["compile_s"] > 0 and r["first_call_s"] >= r["compile_s"] and r["program_mb"] > 0
+        if r["variant"] in ("jax-f32", "jax-bf16") and not r["name"].startswith("upscale"):
             assert r["jax_over_torch"] == pytest.approx(r["median_s"] / next(
                 t["median_s"] for t in records if (t["name"], t["variant"]) == (r["name"], "torch-" + r["variant"][4:])
             ))  # fmt: skip
@@ -110,6 +116,8 @@ def test_speed_rows(smoke):
     assert forward["torch-f32"]["max_abs_diff_vs_jax_f32"] < 1e-5  # same weights and input, both float32
     for v in ("jax-bf16", "torch-bf16"):  # bfloat16 differs, but only by rounding
         assert 1e-5 < forward[v]["max_abs_diff_vs_jax_f32"] < 0.1
+    for v in ("jax-f32-winograd4", "jax-f32-concat-free"):  # the other convolution paths: float32 rounding only
+        assert forward[v]["max_abs_diff_vs_jax_f32"] < 1e-5
     upscale = [r for r in records if r["kind"] == "upscale"]
     for r in upscale:
         assert r["tiles"] == 4 and r["tiles_per_s"] == pytest.approx(4 / r["median_s"])
@@ -128,7 +136,9 @@ def test_budget_guard_skips_rows_and_says_why(tmp_path):
     seen = []
     timing, weights = gpu_check.SMOKE.timing, str(tmp_path / "w.npz")
     records = gpu_speed.run_speed(rows, weights, cfg, timing, lambda: 5.0, None, seen.append)
-    assert len(records) == 2 * len(rows) and seen == []  # JAX variants only (no PyTorch device); nothing ran
+    paths = {"forward": 2, "train": 1, "upscale": 0}  # PATH_VARIANTS on each kind
+    want = sum(2 + paths[r["kind"]] for r in rows)
+    assert len(records) == want and seen == []  # JAX variants only (no PyTorch device); nothing ran
     assert all(r["status"] == "skipped" and r["reason"].startswith("time budget: 5 s left") for r in records)
     report = {"mode": "gpu", "budget_s": 420.0, "sections": {"speed": {"status": "ok", "result": records}}}
     md = gpu_report.markdown(report)

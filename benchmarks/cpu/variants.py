@@ -1,0 +1,114 @@
+"""A/B timing of RRDBNet's convolution paths in one process: direct (today's), Winograd F(m, 3) for inference and
+the concatenation-free dense block, on the full ESRGAN shape, placed as the library places inputs (one CPU device
+per core, rows split over them).
+
+    python -m benchmarks.cpu.variants --json benchmarks/results/variants_DATE.json
+
+Each case alternates the variants rep by rep, so all see the same load; prints medians and each variant's time
+relative to direct, and the largest output difference from direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from benchmarks.common.cases import FULL_MODEL
+from benchmarks.common.machine import describe
+from esrgan_jax.models import winograd
+from esrgan_jax.models.rrdbnet import RRDBNet
+from esrgan_jax.sharding import place, use_cpu_cores
+
+FORWARD_VARIANTS = {
+    "direct": {},
+    "concat_free": {"concat_free": True},
+    **{f"winograd{m}": {"winograd": m} for m in (2, 4, 6)},
+}
+TRAIN_VARIANTS = {"direct": {}, "concat_free": {"concat_free": True}}
+
+
+def forward_fn(model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any]:
+    module = RRDBNet(**model, **fields)
+    if fields.get("winograd"):
+        params = jax.jit(winograd.prepare_params, static_argnums=1)(params, fields["winograd"])
+    return jax.jit(lambda p, x: module.apply({"params": p}, x)), params
+
+
+def train_fn(model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any]:
+    module = RRDBNet(**model, **fields)
+    labels = {k: ("train" if k.startswith("body_") else "freeze") for k in params}
+    tx = optax.multi_transform({"train": optax.adam(1e-4), "freeze": optax.set_to_zero()}, labels)
+    state = (params, tx.init(params))
+
+    def step(state, lr, hr):
+        p, opt = state
+        loss, grads = jax.value_and_grad(lambda p: jnp.mean(jnp.abs(module.apply({"params": p}, lr) - hr)))(p)
+        updates, opt = tx.update(grads, opt, p)
+        return (optax.apply_updates(p, updates), opt), loss
+
+    return jax.jit(step), state
+
+
+def run(model: dict, sizes: list[int], train_size: int, reps: int) -> list[dict]:
+    params = RRDBNet(**model).init_params(jax.random.key(0))
+    rng = np.random.default_rng(0)
+    rows = []
+    for size in sizes:
+        params_p, x = place(params, rng.random((1, size, size, 3), np.float32))
+        fns = {name: forward_fn(model, f, params_p) for name, f in FORWARD_VARIANTS.items()}
+        rows.append(
+            timed(f"forward {size}x{size} b1", {n: (lambda f=f, p=p, x=x: f(p, x)) for n, (f, p) in fns.items()}, reps)
+        )
+    params_p, lr = place(params, rng.random((1, train_size, train_size, 3), np.float32))
+    hr = jax.device_put(rng.random((1, 4 * train_size, 4 * train_size, 3), np.float32), lr.sharding)
+    steps = {name: train_fn(model, f, params_p) for name, f in TRAIN_VARIANTS.items()}
+    calls = {n: (lambda f=f, s=s: f(s, lr, hr)[1]) for n, (f, s) in steps.items()}
+    rows.append(timed(f"train b1 {train_size}x{train_size}", calls, reps))
+    return rows
+
+
+def timed(name: str, calls: dict[str, Any], reps: int) -> dict:
+    outs = {n: np.asarray(jax.block_until_ready(c())) for n, c in calls.items()}  # compile + warm-up
+    times: dict[str, list[float]] = {n: [] for n in calls}
+    for _ in range(reps):
+        for n, c in calls.items():
+            start = time.perf_counter()
+            jax.block_until_ready(c())
+            times[n].append(time.perf_counter() - start)
+    med = {n: float(np.median(t)) for n, t in times.items()}
+    row = {"case": name, "median_s": med, "vs_direct": {n: med[n] / med["direct"] for n in med},
+           "max_abs_diff": {n: float(np.abs(outs[n] - outs["direct"]).max()) for n in outs}}  # fmt: skip
+    print(name, " ".join(f"{n} {med[n]:.3f}s ({row['vs_direct'][n]:.2f}x, {row['max_abs_diff'][n]:.1e})" for n in med),
+          flush=True)  # fmt: skip
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="64,128")
+    p.add_argument("--train-size", type=int, default=64)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--blocks", type=int, default=FULL_MODEL["num_block"], help="RRDBs (23: ESRGAN)")
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    use_cpu_cores()  # as the CLIs and Upscaler: one CPU device per core (no-op once JAX has started)
+    rows = run(
+        {**FULL_MODEL, "num_block": args.blocks}, [int(s) for s in args.sizes.split(",")], args.train_size, args.reps
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {"machine": describe(), "args": vars(args), "devices": jax.device_count(), "rows": rows}, f, indent=1
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""`python -m benchmarks.cpu.variants`: every convolution path of RRDBNet timed side by side on a one-block model;
+what is checked is the JSON and that each path computes the direct path's output (and training loss)."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.cpu import variants
+
+
+def test_variants_run_every_path_and_agree_with_direct(tmp_path, capsys):
+    out = tmp_path / "variants.json"
+    assert (
+        variants.main(["--blocks", "1", "--sizes", "12", "--train-size", "8", "--reps", "1", "--json", str(out)]) == 0
+    )
+    result = json.loads(out.read_text())
+    forward, train = result["rows"]
+    assert (forward["case"], train["case"]) == ("forward 12x12 b1", "train b1 8x8")
+    assert set(forward["median_s"]) == set(variants.FORWARD_VARIANTS) == {
+        "direct", "concat_free", "winograd2", "winograd4", "winograd6"}  # fmt: skip
+    assert set(train["median_s"]) == {"direct", "concat_free"}
+    for row in (forward, train):
+        assert row["vs_direct"]["direct"] == 1.0
+        assert max(row["max_abs_diff"].values()) < 1e-5, row
+    assert "forward 12x12 b1 direct" in capsys.readouterr().out
