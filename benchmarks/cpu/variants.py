@@ -56,19 +56,22 @@ def train_fn(model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any
     return jax.jit(step), state
 
 
-def run(model: dict, sizes: list[int], train_size: int, reps: int) -> list[dict]:
+def run(model: dict, sizes: list[int], train_size: int, reps: int, paths: list[str]) -> list[dict]:
+    """Forward rows at each LR size and a train row, for the named `paths` (with "direct", the reference)."""
+    forward = {n: f for n, f in FORWARD_VARIANTS.items() if n == "direct" or n in paths}
+    train = {n: f for n, f in TRAIN_VARIANTS.items() if n == "direct" or n in paths}
     params = RRDBNet(**model).init_params(jax.random.key(0))
     rng = np.random.default_rng(0)
     rows = []
     for size in sizes:
         params_p, x = place(params, rng.random((1, size, size, 3), np.float32))
-        fns = {name: forward_fn(model, f, params_p) for name, f in FORWARD_VARIANTS.items()}
+        fns = {name: forward_fn(model, f, params_p) for name, f in forward.items()}
         rows.append(
             timed(f"forward {size}x{size} b1", {n: (lambda f=f, p=p, x=x: f(p, x)) for n, (f, p) in fns.items()}, reps)
         )
     params_p, lr = place(params, rng.random((1, train_size, train_size, 3), np.float32))
     hr = jax.device_put(rng.random((1, 4 * train_size, 4 * train_size, 3), np.float32), lr.sharding)
-    steps = {name: train_fn(model, f, params_p) for name, f in TRAIN_VARIANTS.items()}
+    steps = {name: train_fn(model, f, params_p) for name, f in train.items()}
     calls = {n: (lambda f=f, s=s: f(s, lr, hr)[1]) for n, (f, s) in steps.items()}
     rows.append(timed(f"train b1 {train_size}x{train_size}", calls, reps))
     return rows
@@ -95,12 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="64,128")
     p.add_argument("--train-size", type=int, default=64)
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--paths", default=",".join(FORWARD_VARIANTS), help="paths beside direct (comma-separated)")
     p.add_argument("--blocks", type=int, default=FULL_MODEL["num_block"], help="RRDBs (23: ESRGAN)")
     p.add_argument("--json")
     args = p.parse_args(argv)
     use_cpu_cores()  # as the CLIs and Upscaler: one CPU device per core (no-op once JAX has started)
     rows = run(
-        {**FULL_MODEL, "num_block": args.blocks}, [int(s) for s in args.sizes.split(",")], args.train_size, args.reps
+        {**FULL_MODEL, "num_block": args.blocks},
+        [int(s) for s in args.sizes.split(",")],
+        args.train_size,
+        args.reps,
+        args.paths.split(","),
     )
     if args.json:
         with open(args.json, "w") as f:
