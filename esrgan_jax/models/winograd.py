@@ -4,8 +4,10 @@ A 3x3 convolution over m x m output pixels costs 9 m^2 multiplies per input-outp
 and (m + 2)^2 through Winograd's transform (Lavin and Gray 2016): every input tile of (m + 2)^2 pixels is
 transformed (`B^T d B`), multiplied with the transformed kernel (`G g G^T`, done once per model) in one batched
 matrix product per transform position over the channels, and transformed back (`A^T M A`). F(2, 3) does 2.25x
-fewer multiplies, F(4, 3) 4x, F(6, 3) 5.1x; the transforms are additions with small constants that XLA fuses
-into the strided slices around them. Larger m loses float32 accuracy (the transforms' constants grow).
+fewer multiplies, F(4, 3) 4x, F(6, 3) 5.1x; the transforms are additions with small constants over strided
+slices, and they make the tiles (m + 2)^2 / m^2 times larger. Larger m loses float32 accuracy (the transforms'
+constants grow). Whether this is faster than a direct convolution depends on the backend: see
+`esrgan_jax.inference.conv_path`.
 
 The transform matrices come from the Cook-Toom construction on the interpolation points in `POINTS` (with the
 point at infinity): `A^T` and `G` are written down, and `B^T` solves `A^T [(G g) * (B^T d)] = correlate(d, g)`
@@ -69,17 +71,17 @@ def _combine(parts: list[jax.Array], coefficients: np.ndarray) -> jax.Array:
 
 def transform_input(x: jax.Array, m: int) -> tuple[jax.Array, tuple[int, int]]:
     """[N, H, W, C] -> its transformed tiles [a, a, N, tH, tW, C] and the tile grid (tH, tW), for 'SAME' padding."""
-    _, bt_rows = matrices(m)[0], matrices(m)[2]
-    n, h, w, c = x.shape
+    bt = matrices(m)[2]
+    h, w = x.shape[1:3]
     a = m + 2
     th, tw = -(-h // m), -(-w // m)
     x = jnp.pad(x, ((0, 0), (1, th * m + 1 - h), (1, tw * m + 1 - w), (0, 0)))
     rows = [x[:, i : i + (th - 1) * m + 1 : m] for i in range(a)]  # a x [N, tH, Wp, C]
-    rows = [_combine(rows, bt_rows[alpha]) for alpha in range(a)]
+    rows = [_combine(rows, bt[alpha]) for alpha in range(a)]
     out = []
     for r in rows:
         cols = [r[:, :, j : j + (tw - 1) * m + 1 : m] for j in range(a)]  # a x [N, tH, tW, C]
-        out.append(jnp.stack([_combine(cols, bt_rows[beta]) for beta in range(a)]))
+        out.append(jnp.stack([_combine(cols, bt[beta]) for beta in range(a)]))
     return jnp.stack(out), (th, tw)
 
 

@@ -1,6 +1,6 @@
 """`python -m experiments.swinir_tiling [--shape light|classical] [--images N] [--layout TILE,PAD ...]`: the tiling
 experiment of `experiments.tiling_pad` (an interior window's error by distance to its sides, and real layouts)
-on a SwinIR x4 of an official shape with random weights.
+on a SwinIR x4 of an official shape with random weights, or on a trained SwinIR (`--weights DIR`).
 
 No SwinIR weights can be installed here, so the model is the official class (spandrel's copy) with the test kit's
 random weights (`testkit.torch_models.swinir_init_`: bias tables N(0, 1), weights scaled by 1/sqrt(fan_in), so
@@ -45,6 +45,7 @@ def main() -> None:
     p.add_argument("--json", help="output JSON (default experiments/swinir_tiling/results/SHAPE.json)")
     p.add_argument("--images", type=int, default=3, help="how many of the B100 photos")
     p.add_argument("--layout", action="append", help="TILE,PAD over the whole crop (repeatable)")
+    p.add_argument("--weights", help="a trained SwinIR model directory instead of random weights (--shape is then its)")
     args = p.parse_args()
     from esrgan_jax.cli import setup_jax
 
@@ -52,10 +53,11 @@ def main() -> None:
     layouts = [tuple(map(int, x.split(","))) for x in args.layout or ()]
     machine = describe()
     with tempfile.TemporaryDirectory() as tmp:
-        weights = random_swinir(args.shape, Path(tmp) / args.shape)
+        weights = args.weights or random_swinir(args.shape, Path(tmp) / args.shape)
         result = run(str(weights), IMAGES[: args.images], layouts)
     machine["load_average_end"] = load_average()
-    result = {"machine": machine, "model": f"SwinIR {args.shape} x4, random weights (swinir_init_ seed 0)", **result}
+    model = f"SwinIR x4 trained, {args.weights}" if args.weights else f"SwinIR {args.shape} x4, random weights"
+    result = {"machine": machine, "model": model + ("" if args.weights else " (swinir_init_ seed 0)"), **result}
     print(tables(result))
     out = Path(args.json or f"experiments/swinir_tiling/results/{args.shape}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,14 +10,14 @@ from benchmarks.cpu import variants
 
 def test_variants_run_every_path_and_agree_with_direct(tmp_path, capsys):
     out = tmp_path / "variants.json"
-    assert (
-        variants.main(["--blocks", "1", "--sizes", "12", "--train-size", "8", "--reps", "1", "--json", str(out)]) == 0
-    )
+    # Winograd F(2, 3) stands for every m here (tests/models/test_winograd.py covers each); their compiles are slow
+    argv = ["--blocks", "1", "--sizes", "12", "--train-size", "8", "--reps", "1", "--paths", "concat_free,winograd2"]
+    assert variants.main([*argv, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     forward, train = result["rows"]
     assert (forward["case"], train["case"]) == ("forward 12x12 b1", "train b1 8x8")
-    assert set(forward["median_s"]) == set(variants.FORWARD_VARIANTS) == {
-        "direct", "concat_free", "winograd2", "winograd4", "winograd6"}  # fmt: skip
+    assert set(variants.FORWARD_VARIANTS) == {"direct", "concat_free", "winograd2", "winograd4", "winograd6"}
+    assert set(forward["median_s"]) == {"direct", "concat_free", "winograd2"}
     assert set(train["median_s"]) == {"direct", "concat_free"}
     for row in (forward, train):
         assert row["vs_direct"]["direct"] == 1.0

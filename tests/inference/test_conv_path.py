@@ -32,7 +32,7 @@ def test_default_follows_the_measured_table(monkeypatch):
     assert conv_path.winograd_for(module) == conv_path.CPU_WINOGRAD.get("RRDBNet", 0)
 
 
-@pytest.mark.parametrize("m", [2, 4, 6])
+@pytest.mark.parametrize("m", [4])  # each m's numerics: tests/models/test_winograd.py
 def test_upscaler_on_winograd_gives_the_direct_image(monkeypatch, m):
     module, params = tiny(3)
     rng = np.random.default_rng(m)
