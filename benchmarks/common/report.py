@@ -53,6 +53,8 @@ def table(result: dict) -> str:
     lines.append("")
     whats = {"compact": "loading the built-in model", "swinir": "`SwinIR.init_params`"}
     what = whats.get(result["model"].get("kind"), "`RRDBNet.init_params`")
+    if result["model"].get("ncnn"):
+        what = "converting the wheel's ncnn model"
     lines.append(f"JAX {what} (fresh process): " + ", ".join(f"{x:.2f} s" for x in init) + " (cold cache, warm)")
     return "\n".join(lines)
 
