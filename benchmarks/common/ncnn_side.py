@@ -10,13 +10,13 @@ tiling code, as PyTorch's does, so all three see exactly the same windows.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common.cases import TILE_PAD, Case
+from benchmarks.common.cases import Case
+from benchmarks.common.host_tiling import TiledUpscale, timed
 from benchmarks.common.weights import inputs
 
 # Everything that would store or compute in less than float32 on the CPU (or leave it for the GPU).
@@ -69,12 +69,6 @@ class Network:
         return np.stack([self.one(x) for x in batch])
 
 
-def _timed(fn) -> tuple[float, Any]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 class Forward:
     """One network call on the case's [B, s, s, 3] input."""
 
@@ -82,29 +76,7 @@ class Forward:
         self.net, self.x, self.out = net, inputs("forward", case.size, case.batch, seed)["lr"], None
 
     def rep(self) -> float:
-        seconds, self.out = _timed(lambda: self.net(self.x))
-        return seconds
-
-    first_call = rep
-
-    def output(self) -> np.ndarray:
-        return self.out
-
-
-class Upscale:
-    """A whole [s, s, 3] image through esrgan-jax's tiling code with the ncnn network inside."""
-
-    def __init__(self, net: Network, case: Case, seed: int):
-        self.net, self.image, self.tile, self.out = net, inputs("upscale", case.size, 1, seed)["image"], case.tile, None
-
-    def _upscale(self) -> np.ndarray:
-        from esrgan_jax.inference.tiling import run_tiled
-
-        clip = lambda y: np.clip(y, 0.0, 1.0).astype(np.float32)  # noqa: E731  (Upscaler's float output)
-        return run_tiled(self.net, self.image, scale=4, tile=self.tile, pad=TILE_PAD, batch=1, post=clip)
-
-    def rep(self) -> float:
-        seconds, self.out = _timed(self._upscale)
+        seconds, self.out = timed(lambda: self.net(self.x))
         return seconds
 
     first_call = rep
@@ -118,7 +90,7 @@ def build(case: Case, model_cfg: dict[str, Any], seed: int) -> Any:
     if case.kind == "train":
         raise ValueError("ncnn has no training; its rows are inference only")
     net = Network(model_cfg["ncnn"])
-    return Upscale(net, case, seed) if case.kind in ("upscale", "api") else Forward(net, case, seed)
+    return TiledUpscale(net, case, seed) if case.kind in ("upscale", "api") else Forward(net, case, seed)
 
 
 def describe() -> dict[str, str]:

@@ -11,13 +11,13 @@ own tiling code (`esrgan_jax.inference.tiling.run_tiled`), so both frameworks se
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import numpy as np
 import torch
 
-from benchmarks.common.cases import TILE_PAD, TRUNK_PREFIX, Case
+from benchmarks.common.cases import TRUNK_PREFIX, Case
+from benchmarks.common.host_tiling import TiledUpscale, timed
 from benchmarks.common.weights import inputs, load_state_dict
 from testkit.torch_models import RRDBNetTorch  # torch is a test/benchmark dependency only
 
@@ -32,12 +32,6 @@ def _nhwc(x: torch.Tensor) -> np.ndarray:
     return x.detach().permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def _timed(fn) -> tuple[float, Any]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 class Forward:
     """One network call on a fixed [B, 3, s, s] channels_last batch."""
 
@@ -48,7 +42,7 @@ class Forward:
 
     def rep(self) -> float:
         with torch.inference_mode():
-            seconds, self.out = _timed(lambda: self.model(self.x))
+            seconds, self.out = timed(lambda: self.model(self.x))
         return seconds
 
     first_call = rep
@@ -77,7 +71,7 @@ class TrainStep:
         return float(loss.detach())
 
     def rep(self) -> float:
-        seconds, loss = _timed(self._step)
+        seconds, loss = timed(self._step)
         self.losses.append(loss)
         return seconds
 
@@ -87,35 +81,15 @@ class TrainStep:
         return np.asarray(self.losses, np.float64)
 
 
-class Upscale:
-    """A whole [s, s, 3] image through esrgan-jax's tiling code with the PyTorch network inside."""
+def upscale(model: torch.nn.Module, case: Case, seed: int, multiple: int = 1) -> TiledUpscale:
+    """A whole image through esrgan-jax's tiling code with the PyTorch network inside."""
+    model = model.eval()
 
-    def __init__(self, model: RRDBNetTorch, case: Case, seed: int, multiple: int = 1):
-        self.model = model.eval()
-        self.image = inputs("upscale", case.size, 1, seed)["image"]
-        self.tile, self.multiple = case.tile, multiple  # SwinIR: tiles on its window, as the JAX side's Upscaler
-        self.out = None
-
-    def _net(self, batch: np.ndarray) -> np.ndarray:
+    def net(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return _nhwc(self.model(_nchw(batch)))
+            return _nhwc(model(_nchw(batch)))
 
-    def _upscale(self) -> np.ndarray:
-        from esrgan_jax.inference.tiling import run_tiled
-
-        clip = lambda y: np.clip(y, 0.0, 1.0).astype(np.float32)  # noqa: E731  (Upscaler's float output)
-        return run_tiled(
-            self._net, self.image, scale=4, tile=self.tile, pad=TILE_PAD, batch=1, post=clip, multiple=self.multiple
-        )
-
-    def rep(self) -> float:
-        seconds, self.out = _timed(self._upscale)
-        return seconds
-
-    first_call = rep
-
-    def output(self) -> np.ndarray:
-        return self.out
+    return TiledUpscale(net, case, seed, multiple)
 
 
 def compact_torch(num_in_ch: int, num_out_ch: int, num_feat: int, num_conv: int, scale: int, **_) -> torch.nn.Module:
@@ -150,7 +124,7 @@ def build(case: Case, weights: str, seed: int, model_cfg: dict[str, Any]) -> Any
     if case.kind == "train":
         return TrainStep(model, case, seed, TRUNK_PREFIX[kind])
     if case.kind in ("upscale", "api"):
-        return Upscale(model, case, seed, model_cfg.get("window_size", 1))
+        return upscale(model, case, seed, model_cfg.get("window_size", 1))
     return Forward(model, case, seed)
 
 
