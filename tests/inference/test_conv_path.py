@@ -26,10 +26,13 @@ def test_env_var_overrides_and_is_checked(monkeypatch):
         conv_path.winograd_for(module)
 
 
-def test_default_follows_the_measured_table(monkeypatch):
+def test_upscaler_default_follows_the_measured_table(monkeypatch):
     monkeypatch.delenv(conv_path.ENV_VAR, raising=False)
-    module, _ = tiny()
-    assert conv_path.winograd_for(module) == conv_path.CPU_WINOGRAD.get("RRDBNet", 0)
+    module, params = tiny()
+    up = Upscaler((module, params), tile=0)
+    m = conv_path.CPU_WINOGRAD.get("RRDBNet", 0)  # the CPU backend runs this suite
+    assert up.module.winograd == m
+    assert (up._params is params) == (m == 0)  # direct: the parameters as given, nothing converted
 
 
 @pytest.mark.parametrize("m", [4])  # each m's numerics: tests/models/test_winograd.py
