@@ -16,13 +16,12 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
-from benchmarks.common.cases import FULL_MODEL
+from benchmarks.common.cases import FULL_MODEL, Case
+from benchmarks.common.jax_side import TrainStep
 from benchmarks.common.machine import describe
-from esrgan_jax.models import winograd
+from esrgan_jax.inference.conv_path import prepare
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.sharding import place, use_cpu_cores
 
@@ -35,25 +34,9 @@ TRAIN_VARIANTS = {"direct": {}, "concat_free": {"concat_free": True}}
 
 
 def forward_fn(model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any]:
+    """(jitted apply, parameters in the path's form) of RRDBNet with `fields`."""
     module = RRDBNet(**model, **fields)
-    if fields.get("winograd"):
-        params = jax.jit(winograd.prepare_params, static_argnums=1)(params, fields["winograd"])
-    return jax.jit(lambda p, x: module.apply({"params": p}, x)), params
-
-
-def train_fn(model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any]:
-    module = RRDBNet(**model, **fields)
-    labels = {k: ("train" if k.startswith("body_") else "freeze") for k in params}
-    tx = optax.multi_transform({"train": optax.adam(1e-4), "freeze": optax.set_to_zero()}, labels)
-    state = (params, tx.init(params))
-
-    def step(state, lr, hr):
-        p, opt = state
-        loss, grads = jax.value_and_grad(lambda p: jnp.mean(jnp.abs(module.apply({"params": p}, lr) - hr)))(p)
-        updates, opt = tx.update(grads, opt, p)
-        return (optax.apply_updates(p, updates), opt), loss
-
-    return jax.jit(step), state
+    return jax.jit(lambda p, x: module.apply({"params": p}, x)), prepare(module, params)
 
 
 def run(model: dict, sizes: list[int], train_size: int, reps: int, paths: list[str]) -> list[dict]:
@@ -69,11 +52,12 @@ def run(model: dict, sizes: list[int], train_size: int, reps: int, paths: list[s
         rows.append(
             timed(f"forward {size}x{size} b1", {n: (lambda f=f, p=p, x=x: f(p, x)) for n, (f, p) in fns.items()}, reps)
         )
-    params_p, lr = place(params, rng.random((1, train_size, train_size, 3), np.float32))
-    hr = jax.device_put(rng.random((1, 4 * train_size, 4 * train_size, 3), np.float32), lr.sharding)
-    steps = {name: train_fn(model, f, params_p) for name, f in train.items()}
-    calls = {n: (lambda f=f, s=s: f(s, lr, hr)[1]) for n, (f, s) in steps.items()}
-    rows.append(timed(f"train b1 {train_size}x{train_size}", calls, reps))
+    # The benchmark's own train step (trunk-only Adam, L1, donated state), one per path on host copies of the
+    # weights, so the donations do not touch each other's buffers.
+    host = jax.tree.map(np.asarray, params)
+    case = Case(f"train b1 {train_size}x{train_size}", "train", train_size)
+    steps = {n: TrainStep(RRDBNet(**model, **f), host, case, seed=0) for n, f in train.items()}
+    rows.append(timed(case.name, {n: step._run for n, step in steps.items()}, reps))
     return rows
 
 
