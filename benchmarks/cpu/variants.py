@@ -1,6 +1,7 @@
-"""A/B timing of RRDBNet's convolution paths in one process: direct (today's), Winograd F(m, 3) for inference and
-the concatenation-free dense block, on the full ESRGAN shape, placed as the library places inputs (one CPU device
-per core, rows split over them).
+"""A/B timing of the generators' convolution paths in one process: direct (today's), Winograd F(m, 3) for inference
+and RRDBNet's concatenation-free dense block, on the full ESRGAN shape (or `--arch compact`: animevideov3's
+SRVGGNetCompact, forward rows only), placed as the library places inputs (one CPU device per core, rows split over
+them).
 
     python -m benchmarks.cpu.variants --json benchmarks/results/variants_DATE.json
 
@@ -18,9 +19,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from benchmarks.common.cases import FULL_MODEL, Case
+from benchmarks.common.cases import FULL_MODEL, NCNN_MODELS, Case
 from benchmarks.common.jax_side import TrainStep
 from benchmarks.common.machine import describe
+from esrgan_jax.architectures.compact.model import SRVGGNetCompact
 from esrgan_jax.inference.conv_path import prepare
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.sharding import place, use_cpu_cores
@@ -31,27 +33,33 @@ FORWARD_VARIANTS = {
     **{f"winograd{m}": {"winograd": m} for m in (2, 4, 6)},
 }
 TRAIN_VARIANTS = {"direct": {}, "concat_free": {"concat_free": True}}
+COMPACT = {k: v for k, v in NCNN_MODELS["animevideov3"].items() if k != "kind"}
 
 
-def forward_fn(model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any]:
-    """(jitted apply, parameters in the path's form) of RRDBNet with `fields`."""
-    module = RRDBNet(**model, **fields)
+def forward_fn(arch: type, model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any]:
+    """(jitted apply, parameters in the path's form) of `arch` with `fields`."""
+    module = arch(**model, **fields)
     return jax.jit(lambda p, x: module.apply({"params": p}, x)), prepare(module, params)
 
 
-def run(model: dict, sizes: list[int], train_size: int, reps: int, paths: list[str]) -> list[dict]:
-    """Forward rows at each LR size and a train row, for the named `paths` (with "direct", the reference)."""
+def run(model: dict, sizes: list[int], train_size: int, reps: int, paths: list[str], arch: type = RRDBNet) -> list:
+    """Forward rows at each LR size and, where a training path is named, a train row (RRDBNet), for the named
+    `paths` (with "direct", the reference)."""
     forward = {n: f for n, f in FORWARD_VARIANTS.items() if n == "direct" or n in paths}
     train = {n: f for n, f in TRAIN_VARIANTS.items() if n == "direct" or n in paths}
-    params = RRDBNet(**model).init_params(jax.random.key(0))
+    if arch is not RRDBNet:  # the other generators have no concatenation-free path
+        forward = {n: f for n, f in forward.items() if "concat_free" not in f}
+    params = arch(**model).init_params(jax.random.key(0))
     rng = np.random.default_rng(0)
     rows = []
     for size in sizes:
         params_p, x = place(params, rng.random((1, size, size, 3), np.float32))
-        fns = {name: forward_fn(model, f, params_p) for name, f in forward.items()}
+        fns = {name: forward_fn(arch, model, f, params_p) for name, f in forward.items()}
         rows.append(
             timed(f"forward {size}x{size} b1", {n: (lambda f=f, p=p, x=x: f(p, x)) for n, (f, p) in fns.items()}, reps)
         )
+    if arch is not RRDBNet or len(train) == 1:  # a train row only to compare a training path with direct
+        return rows
     # The benchmark's own train step (trunk-only Adam, L1, donated state), one per path on host copies of the
     # weights, so the donations do not touch each other's buffers.
     host = jax.tree.map(np.asarray, params)
@@ -84,16 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--paths", default=",".join(FORWARD_VARIANTS), help="paths beside direct (comma-separated)")
     p.add_argument("--blocks", type=int, default=FULL_MODEL["num_block"], help="RRDBs (23: ESRGAN)")
+    p.add_argument("--arch", choices=("rrdbnet", "compact"), default="rrdbnet")
     p.add_argument("--json")
     args = p.parse_args(argv)
     use_cpu_cores()  # as the CLIs and Upscaler: one CPU device per core (no-op once JAX has started)
-    rows = run(
-        {**FULL_MODEL, "num_block": args.blocks},
-        [int(s) for s in args.sizes.split(",")],
-        args.train_size,
-        args.reps,
-        args.paths.split(","),
-    )
+    arch, model = (RRDBNet, {**FULL_MODEL, "num_block": args.blocks}) if args.arch == "rrdbnet" else (
+        SRVGGNetCompact, COMPACT)  # fmt: skip
+    rows = run(model, [int(s) for s in args.sizes.split(",")], args.train_size, args.reps, args.paths.split(","), arch)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

@@ -23,7 +23,6 @@ import numpy as np
 from benchmarks.common.cases import TILE_PAD, Case
 from benchmarks.common.jax_side import TrainStep, all_trainable, trunk_only
 from benchmarks.common.weights import inputs
-from esrgan_jax.models import winograd
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.sharding import place
 
@@ -106,7 +105,7 @@ def jax_row(
     fields = fields or {}
     module = RRDBNet(**hparams, dtype=jnp.dtype(dtype), **fields)
     if fields.get("winograd"):
-        params = winograd.prepare_params(params, fields["winograd"])
+        params = module.winograd_params(params)
     if row["kind"] == "upscale":
         return _upscale_row(row, module, params, timing)
     start = time.perf_counter()

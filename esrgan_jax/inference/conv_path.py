@@ -23,7 +23,8 @@ CHOICES = (0, *winograd.POINTS)
 # direct convolutions at every size it ran (benchmarks/RESULTS.md, "Convolution paths"); absent: direct. On GPUs
 # and TPUs the vendor libraries choose their own algorithms, so direct everywhere.
 CPU_WINOGRAD: dict[str, int] = {}
-_prepare_params = jax.jit(winograd.prepare_params, static_argnums=1)  # one trace per parameter tree and m
+# One trace per module and parameter tree.
+_prepare_params = jax.jit(lambda module, params: module.winograd_params(params), static_argnums=0)
 
 
 def winograd_for(module: nn.Module) -> int:
@@ -46,5 +47,4 @@ def for_inference(module: nn.Module) -> nn.Module:
 
 def prepare(module: nn.Module, params: Any) -> Any:
     """The parameters in the form `module`'s path takes: its 3x3 kernels in Winograd form when it runs one."""
-    m = getattr(module, "winograd", 0)
-    return _prepare_params(params, m) if m else params
+    return _prepare_params(module, params) if getattr(module, "winograd", 0) else params

@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from esrgan_jax.models import winograd
 from esrgan_jax.models.dense_block import dense_block, dense_block_concat_free, dense_block_winograd
 from esrgan_jax.models.layers import RDB_INIT, conv3x3, leaky_relu, upsample_nearest
 
@@ -96,8 +97,9 @@ class RRDBNet(nn.Module):
         less training memory at ~1/3 more forward compute; no effect on outputs or parameter names. XLA:CPU
         (jaxlib 0.10.2) undoes it (it drops the optimisation barriers and CSE merges the recomputation back;
         benchmarks/RESULTS.md), so it only saves memory on GPU/TPU.
-      winograd: 0 (direct convolutions), or m = 2, 4, 6: every 3x3 conv as Winograd F(m, 3), for inference, with
-        the parameters in its form (`winograd.prepare_params(params, m)`, done once per model).
+      winograd: 0 (direct convolutions), or m = 2, 4, 6: the trunk's convs as Winograd F(m, 3), for inference, on
+        parameters converted once by `winograd_params`. The head and the upsampling tail stay direct: at up to
+        16x the trunk's pixels, there the transforms cost more than the multiplies they save (benchmarks/RESULTS.md).
       concat_free: run the dense blocks without concatenations (`dense_block.dense_block_concat_free`); the same
         parameters and outputs up to float rounding.
     """
@@ -137,16 +139,16 @@ class RRDBNet(nn.Module):
         if self.scale < 4:
             x = pixel_unshuffle(x, 4 // self.scale)
         x = x.astype(self.dtype)
-        wg = self.winograd
 
         def conv(features: int, name: str) -> nn.Module:
-            return conv3x3(features, name, self.dtype, winograd=wg)
+            return conv3x3(features, name, self.dtype)
 
         feat = conv(self.num_feat, "conv_first")(x)
         body = feat
         block = nn.remat(RRDB) if self.remat else RRDB  # same submodule names either way
+        fields = (self.num_feat, self.num_grow_ch, self.dtype, self.winograd, self.concat_free)
         for i in range(self.num_block):
-            body = block(self.num_feat, self.num_grow_ch, self.dtype, wg, self.concat_free, name=f"body_{i}")(body)
+            body = block(*fields, name=f"body_{i}")(body)
         feat = feat + conv(self.num_feat, "conv_body")(body)
         feat = leaky_relu(conv(self.num_feat, "conv_up1")(upsample_nearest2x(feat)))
         feat = leaky_relu(conv(self.num_feat, "conv_up2")(upsample_nearest2x(feat)))
@@ -161,3 +163,8 @@ class RRDBNet(nn.Module):
         """
         side = size * (4 // self.scale)
         return self.init(rng, jnp.zeros((1, side, side, self.num_in_ch), jnp.float32))["params"]
+
+    def winograd_params(self, params: dict) -> dict:
+        """`params` in the form this module's Winograd path takes (m = `self.winograd`): the trunk's kernels in
+        F(m, 3) form (`winograd.prepare_params`), the head's and the tail's unchanged."""
+        return {k: winograd.prepare_params(v, self.winograd) if k.startswith("body_") else v for k, v in params.items()}

@@ -1,7 +1,8 @@
 """esrgan_jax/architectures/compact (model, torch_keys): SRVGGNetCompact against spandrel's Compact, the independent
 PyTorch oracle (chaiNNer's loader, installed with --no-deps), on random weights of every supported shape:
 converted from `.pth` (params / params_ema) and `.safetensors`, equal within 1e-5; exported back bit for bit and
-detected by spandrel as Compact; tiled upscaling equal to whole-image upscaling at the default tile.
+detected by spandrel as Compact; tiled upscaling equal to whole-image upscaling at the default tile; the Winograd
+path (every m) within 1e-5 too.
 
 The random models come from the `random_compact` fixture (tests/architectures/conftest.py).
 """
@@ -54,6 +55,18 @@ def test_converted_pth_equals_spandrel(tmp_path, random_compact, shape):
     residual = want - x.repeat(scale, 1).repeat(scale, 2)
     assert np.abs(residual).mean() > 0.05  # the network adds far more than the tolerance to the nearest upsampling
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("m", [2, 4, 6])
+def test_winograd_path_equals_spandrel(tmp_path, random_compact, m):
+    model = random_compact(2, 3, 16, 2, 4)
+    torch.save({"params": model.state_dict()}, tmp_path / "c.pth")
+    convert_file(tmp_path / "c.pth", tmp_path / "out")
+    module, params = load_generator(tmp_path / "out")
+    module = module.clone(winograd=m)
+    x = np.random.default_rng(m).random((1, 13, 10, 3), dtype=np.float32)
+    got = np.asarray(module.apply({"params": module.winograd_params(params)}, x))
+    np.testing.assert_allclose(got, nhwc_forward(model, x), rtol=0, atol=1e-5)
 
 
 def test_safetensors_and_params_ema(tmp_path, random_compact):

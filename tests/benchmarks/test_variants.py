@@ -1,5 +1,6 @@
-"""`python -m benchmarks.cpu.variants`: every convolution path of RRDBNet timed side by side on a one-block model;
-what is checked is the JSON and that each path computes the direct path's output (and training loss)."""
+"""`python -m benchmarks.cpu.variants`: every convolution path of RRDBNet timed side by side on a one-block model,
+and the compact model's Winograd path; what is checked is the JSON and that each path computes the direct path's
+output (and training loss)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,12 @@ def test_variants_run_every_path_and_agree_with_direct(tmp_path, capsys):
         assert row["vs_direct"]["direct"] == 1.0
         assert max(row["max_abs_diff"].values()) < 1e-5, row
     assert "forward 12x12 b1 direct" in capsys.readouterr().out
+
+
+def test_compact_runs_its_winograd_path_forward_only(tmp_path):
+    out = tmp_path / "compact.json"
+    argv = ["--arch", "compact", "--sizes", "12", "--reps", "1", "--paths", "concat_free,winograd4"]
+    assert variants.main([*argv, "--json", str(out)]) == 0
+    (forward,) = json.loads(out.read_text())["rows"]  # no train row, no concatenation-free path
+    assert set(forward["median_s"]) == {"direct", "winograd4"}
+    assert forward["max_abs_diff"]["winograd4"] < 1e-5

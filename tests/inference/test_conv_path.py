@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from esrgan_jax.architectures.compact.model import SRVGGNetCompact
 from esrgan_jax.errors import UserError
 from esrgan_jax.inference import conv_path
 from esrgan_jax.inference.upscaler import Upscaler
+from esrgan_jax.models.srcnn import SRCNN
 from tests.support import by_hand, tiny
 
 
@@ -18,7 +18,7 @@ def test_env_var_overrides_and_is_checked(monkeypatch):
     module, _ = tiny()
     monkeypatch.setenv(conv_path.ENV_VAR, "4")
     assert conv_path.winograd_for(module) == 4 and conv_path.for_inference(module).winograd == 4
-    assert conv_path.winograd_for(SRVGGNetCompact()) == 0  # no Winograd path: ignored
+    assert conv_path.winograd_for(SRCNN()) == 0  # no Winograd path: ignored
     monkeypatch.setenv(conv_path.ENV_VAR, "0")
     assert conv_path.for_inference(module) is module
     monkeypatch.setenv(conv_path.ENV_VAR, "3")

@@ -56,6 +56,18 @@ def test_prepare_params_transforms_only_3x3_kernels():
     assert out["b"]["kernel"] is params["b"]["kernel"]
 
 
+def test_rrdbnet_converts_the_trunk_only():
+    hparams = {"num_feat": 8, "num_block": 2, "num_grow_ch": 4}
+    params = RRDBNet(**hparams).init_params(jax.random.key(0))
+    out = RRDBNet(**hparams, winograd=6).winograd_params(params)
+    for k, v in jax.tree_util.tree_leaves_with_path(out):
+        name, old = jax.tree_util.keystr(k), params
+        for key in k:
+            old = old[key.key]
+        trunk_kernel = name.startswith("['body_") and v.ndim == 4
+        assert v.shape == ((8, 8, *old.shape[2:]) if trunk_kernel else old.shape), name  # head, tail: direct
+
+
 @pytest.mark.parametrize("m", [2, 4, 6])
 def test_rrdbnet_winograd_matches_pytorch(m):
     net = randomize_(RRDBNetTorch(num_feat=16, num_block=2, num_grow_ch=8), seed=1, std=0.05)
@@ -64,7 +76,7 @@ def test_rrdbnet_winograd_matches_pytorch(m):
     with torch.no_grad():
         want = net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))[0].numpy().transpose(1, 2, 0)
     module = RRDBNet(**hparams, winograd=m)
-    got = module.apply({"params": winograd.prepare_params(variables["params"], m)}, x)[0]
+    got = module.apply({"params": module.winograd_params(variables["params"])}, x)[0]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
@@ -78,9 +90,8 @@ def test_real_x4plus_through_winograd_stays_within_1e4_and_one_level(tmp_path):
     _, hparams, variables, _ = convert_ncnn(param)
     x = (skdata.astronaut()[100:124, 180:204].astype(np.float32) / 255)[None]
     direct = np.asarray(RRDBNet(**hparams).apply(variables, x))  # op by op: cheaper than compiling 23 blocks
-    m = 4
-    prepared = {"params": winograd.prepare_params(variables["params"], m)}
-    got = np.asarray(RRDBNet(**hparams, winograd=m).apply(prepared, x))
+    module = RRDBNet(**hparams, winograd=4)
+    got = np.asarray(module.apply({"params": module.winograd_params(variables["params"])}, x))
     assert np.abs(got - direct).max() <= 1e-4
     levels = np.abs(np.round(np.clip(got, 0, 1) * 255) - np.round(np.clip(direct, 0, 1) * 255))
     assert levels.max() <= 1
