@@ -22,7 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks.common.cases import FULL_MODEL, full_cases
@@ -34,8 +34,9 @@ DEFAULT_CASES = ("forward 64x64 b1", "train b1 64x64", "train b16 32x32")
 def classify_hlo(hlo_text: str) -> dict[str, str]:
     """HLO instruction name -> category, for every instruction of an optimised module (`compiled.as_text()`).
 
-    A fusion is classified by the convolution inside its fused computation, if it has one (YNNPACK's
-    `ynn_fusion`s do), otherwise by its name.
+    A fusion is classified by the Winograd step it computes (`winograd_input`, `winograd_product`,
+    `winograd_output`: the named scopes of esrgan_jax.models.winograd), else by the convolution inside its fused
+    computation, if it has one (YNNPACK's `ynn_fusion`s do), otherwise by its name.
     """
     bodies: dict[str, list[str]] = {}
     current: list[str] = []
@@ -56,7 +57,8 @@ def classify_hlo(hlo_text: str) -> dict[str, str]:
         called = re.search(r"calls=%?([\w.\-]+)", line)
         inner = bodies.get(called.group(1), []) if called else []
         conv = line if op == "convolution" else next((x for x in inner if " convolution(" in x), None)
-        categories[name] = _conv_category(conv) if conv else _other_category(name, op)
+        scope = re.search(r'op_name="[^"]*/(winograd_\w+)/', line)  # esrgan_jax.models.winograd's named scopes
+        categories[name] = scope.group(1) if scope else _conv_category(conv) if conv else _other_category(name, op)
     return categories
 
 
@@ -91,7 +93,6 @@ def torch_category(op: str) -> str:
 
 
 def profile_jax(case, weights: str, reps: int) -> dict[str, float]:
-    import jax
 
     from benchmarks.common import jax_side
     from esrgan_jax.sharding import use_cpu_cores
@@ -101,11 +102,19 @@ def profile_jax(case, weights: str, reps: int) -> dict[str, float]:
     work.first_call()
     work.rep()
     fn = work.step if case.kind == "train" else work.fn.lower(work.params, work.x).compile()
-    names = classify_hlo(fn.as_text())
+    return op_times(fn.as_text(), work.rep, reps)
+
+
+def op_times(hlo_text: str, call: Callable[[], object], reps: int) -> dict[str, float]:
+    """Milliseconds per call of `call` (which runs the compiled module `hlo_text` and waits for it) by category,
+    from a `jax.profiler` trace of `reps` calls."""
+    import jax
+
+    names = classify_hlo(hlo_text)
     with tempfile.TemporaryDirectory() as tmp:
         with jax.profiler.trace(tmp, create_perfetto_trace=True):
             for _ in range(reps):
-                work.rep()
+                call()
         with gzip.open(glob.glob(f"{tmp}/**/perfetto_trace.json.gz", recursive=True)[0]) as f:
             events = json.load(f)
     events = events["traceEvents"] if isinstance(events, dict) else events

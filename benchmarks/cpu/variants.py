@@ -22,6 +22,7 @@ import numpy as np
 from benchmarks.common.cases import FULL_MODEL, NCNN_MODELS, Case
 from benchmarks.common.jax_side import TrainStep
 from benchmarks.common.machine import describe
+from benchmarks.cpu.profile_step import op_times
 from esrgan_jax.architectures.compact.model import SRVGGNetCompact
 from esrgan_jax.inference.conv_path import prepare
 from esrgan_jax.models.rrdbnet import RRDBNet
@@ -36,15 +37,20 @@ TRAIN_VARIANTS = {"direct": {}, "concat_free": {"concat_free": True}}
 COMPACT = {k: v for k, v in NCNN_MODELS["animevideov3"].items() if k != "kind"}
 
 
-def forward_fn(arch: type, model: dict, fields: dict[str, Any], params: Any) -> tuple[Any, Any]:
-    """(jitted apply, parameters in the path's form) of `arch` with `fields`."""
+def forward_fn(arch: type, model: dict, fields: dict[str, Any], params: Any, x: jax.Array) -> tuple[Any, Any]:
+    """(compiled apply on `x`'s shape, parameters in the path's form) of `arch` with `fields`."""
     module = arch(**model, **fields)
-    return jax.jit(lambda p, x: module.apply({"params": p}, x)), prepare(module, params)
+    params = prepare(module, params)
+    return jax.jit(lambda p, x: module.apply({"params": p}, x)).lower(params, x).compile(), params
 
 
-def run(model: dict, sizes: list[int], train_size: int, reps: int, paths: list[str], arch: type = RRDBNet) -> list:
+def run(
+    model: dict, sizes: list[int], train_size: int, reps: int, paths: list[str], arch: type = RRDBNet,
+    profile: int = 0,
+) -> list:  # fmt: skip
     """Forward rows at each LR size and, where a training path is named, a train row (RRDBNet), for the named
-    `paths` (with "direct", the reference)."""
+    `paths` (with "direct", the reference); with `profile`, each forward's time by op category over that many
+    calls (`profile_step.op_times`)."""
     forward = {n: f for n, f in FORWARD_VARIANTS.items() if n == "direct" or n in paths}
     train = {n: f for n, f in TRAIN_VARIANTS.items() if n == "direct" or n in paths}
     if arch is not RRDBNet:  # the other generators have no concatenation-free path
@@ -54,10 +60,17 @@ def run(model: dict, sizes: list[int], train_size: int, reps: int, paths: list[s
     rows = []
     for size in sizes:
         params_p, x = place(params, rng.random((1, size, size, 3), np.float32))
-        fns = {name: forward_fn(arch, model, f, params_p) for name, f in forward.items()}
-        rows.append(
-            timed(f"forward {size}x{size} b1", {n: (lambda f=f, p=p, x=x: f(p, x)) for n, (f, p) in fns.items()}, reps)
-        )
+        fns = {name: forward_fn(arch, model, f, params_p, x) for name, f in forward.items()}
+        calls = {n: (lambda f=f, p=p, x=x: f(p, x)) for n, (f, p) in fns.items()}
+        rows.append(timed(f"forward {size}x{size} b1", calls, reps))
+        if profile:
+            ms = {
+                n: op_times(fns[n][0].as_text(), lambda c=c: jax.block_until_ready(c()), profile)
+                for n, c in calls.items()
+            }
+            rows[-1]["profile_ms"] = ms
+            for n, cats in ms.items():
+                print(f"  {n}:", ", ".join(f"{k} {v:.1f} ms" for k, v in sorted(cats.items(), key=lambda kv: -kv[1])))
     if arch is not RRDBNet or len(train) == 1:  # a train row only to compare a training path with direct
         return rows
     # The benchmark's own train step (trunk-only Adam, L1, donated state), one per path on host copies of the
@@ -93,12 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paths", default=",".join(FORWARD_VARIANTS), help="paths beside direct (comma-separated)")
     p.add_argument("--blocks", type=int, default=FULL_MODEL["num_block"], help="RRDBs (23: ESRGAN)")
     p.add_argument("--arch", choices=("rrdbnet", "compact"), default="rrdbnet")
+    p.add_argument("--profile", type=int, default=0, metavar="CALLS", help="also time each forward's ops by category")
     p.add_argument("--json")
     args = p.parse_args(argv)
     use_cpu_cores()  # as the CLIs and Upscaler: one CPU device per core (no-op once JAX has started)
     arch, model = (RRDBNet, {**FULL_MODEL, "num_block": args.blocks}) if args.arch == "rrdbnet" else (
         SRVGGNetCompact, COMPACT)  # fmt: skip
-    rows = run(model, [int(s) for s in args.sizes.split(",")], args.train_size, args.reps, args.paths.split(","), arch)
+    sizes, paths = [int(s) for s in args.sizes.split(",")], args.paths.split(",")
+    rows = run(model, sizes, args.train_size, args.reps, paths, arch, args.profile)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

@@ -26,10 +26,15 @@ def test_variants_run_every_path_and_agree_with_direct(tmp_path, capsys):
     assert "forward 12x12 b1 direct" in capsys.readouterr().out
 
 
-def test_compact_runs_its_winograd_path_forward_only(tmp_path):
+def test_compact_runs_its_winograd_path_forward_only_and_profiles_it(tmp_path):
     out = tmp_path / "compact.json"
-    argv = ["--arch", "compact", "--sizes", "12", "--reps", "1", "--paths", "concat_free,winograd4"]
+    argv = ["--arch", "compact", "--sizes", "12", "--reps", "1", "--paths", "concat_free,winograd4", "--profile", "1"]
     assert variants.main([*argv, "--json", str(out)]) == 0
     (forward,) = json.loads(out.read_text())["rows"]  # no train row, no concatenation-free path
     assert set(forward["median_s"]) == {"direct", "winograd4"}
     assert forward["max_abs_diff"]["winograd4"] < 1e-5
+    # The profile finds the three Winograd steps where they run, and the direct path's convolutions.
+    profile = forward["profile_ms"]
+    assert {"winograd_input", "winograd_product", "winograd_output"} <= set(profile["winograd4"])
+    assert "conv forward" in profile["direct"] and not any(k.startswith("winograd") for k in profile["direct"])
+    assert "conv forward" not in profile["winograd4"]  # every conv of the compact model takes the path
