@@ -53,6 +53,7 @@ class Forward:
 
     def __init__(self, module: RRDBNet, params: Any, case: Case, seed: int):
         module = for_inference(module)
+        self.winograd = getattr(module, "winograd", 0)  # the inference path it runs, reported with the row
         self.params, self.x = place(prepare(module, params), inputs("forward", case.size, case.batch, seed)["lr"])
         self.fn = jax.jit(lambda p, x: module.apply({"params": p}, x))
         self.out = None
@@ -125,6 +126,7 @@ class Upscale:
     def __init__(self, upscaler: Any, case: Case, seed: int):
         self.image = inputs("upscale", case.size, 1, seed)["image"]
         self.upscaler = upscaler  # tile_batch: its default
+        self.winograd = getattr(upscaler.module, "winograd", 0)
         self.out = None
 
     def first_call(self) -> float:

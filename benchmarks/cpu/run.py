@@ -43,6 +43,7 @@ from benchmarks.common.cases import (
     quick_cases,
     swinir_cases,
 )
+from esrgan_jax.inference.conv_path import ENV_VAR as WINOGRAD_ENV_VAR
 from esrgan_jax.sharding import ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,7 @@ def _side(times: list[float], gflop: float, setups: list[dict], finishes: list[d
         "device_peak_mb": max((f.get("device_peak_mb") or 0 for f in finishes), default=0) or None,
         "first_call_s": [s["first_call_s"] for s in setups],
         "build_s": [s["build_s"] for s in setups],
+        **({"winograd": setups[0]["winograd"]} if "winograd" in setups[0] else {}),  # JAX's inference path
     }
 
 
@@ -180,6 +182,8 @@ def run_benchmark(
         "jax_dtype": dtype,
         # JAX devices per process on a CPU backend (esrgan_jax.sharding); "1" is XLA:CPU's single-device default
         "jax_cpu_devices": os.environ.get(ENV_VAR, "one per core"),
+        # the JAX side's inference convolutions (esrgan_jax.inference.conv_path): m of Winograd F(m, 3), 0 direct
+        "jax_winograd": os.environ.get(WINOGRAD_ENV_VAR, "conv_path's table"),
     }
     init: list[float] = []
     rows = []

@@ -81,7 +81,10 @@ class Worker:
         first_s = self.workload.first_call()  # JAX: trace + compile (or cache load) + run; torch: oneDNN setup
         # One more untimed warm-up, except for a whole-image upscale, whose first call already ran everything once.
         warm_s = None if case.kind == "upscale" else self.workload.rep()
-        return {"build_s": build_s, "first_call_s": first_s, "warmup_s": warm_s, **side.describe()}
+        reply = {"build_s": build_s, "first_call_s": first_s, "warmup_s": warm_s, **side.describe()}
+        if self.framework == "jax":  # m of the Winograd path its inference ran (0: direct; training: always 0)
+            reply["winograd"] = getattr(self.workload, "winograd", 0)
+        return reply
 
     def rep(self, req: dict) -> dict:
         # CPU seconds next to wall seconds: CPU/wall shows how many cores a framework really kept busy.

@@ -20,8 +20,9 @@ from esrgan_jax.models import winograd
 ENV_VAR = "ESRGAN_JAX_WINOGRAD"
 CHOICES = (0, *winograd.POINTS)
 # m of F(m, 3) per generator class on the CPU backend, where benchmarks/cpu/variants.py measured it faster than
-# direct convolutions at every size it ran (benchmarks/RESULTS.md, "Convolution paths"); absent: direct. On GPUs
-# and TPUs the vendor libraries choose their own algorithms, so direct everywhere.
+# direct convolutions at every size it ran and cheap enough to compile (benchmarks/RESULTS.md, "Convolution
+# paths"); absent: direct. RRDBNet is absent: F(4, 3) is faster, but its program needs minutes and over 14 GB to
+# compile. On GPUs and TPUs the vendor libraries choose their own algorithms, so direct everywhere.
 CPU_WINOGRAD: dict[str, int] = {}
 # One trace per module and parameter tree.
 _prepare_params = jax.jit(lambda module, params: module.winograd_params(params), static_argnums=0)

@@ -85,7 +85,8 @@ def test_ncnn_rows_run_the_wheels_model_in_all_three_frameworks(capsys):
     assert "| ncnn s | JAX/ncnn |" in capsys.readouterr().out
 
 
-def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, capsys):
+def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ESRGAN_JAX_WINOGRAD", raising=False)
     out = tmp_path / "bench.json"
     assert run.main(["--quick", "--kinds", "forward,train,api", "--json", str(out), *TINY]) == 0
     result = json.loads(out.read_text())
@@ -93,6 +94,7 @@ def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, ca
     assert result["model"] == {"num_feat": 8, "num_block": 1, "num_grow_ch": 4}
     assert result["machine"]["cores"] >= 1 and result["machine"]["versions"]["jax"]
     assert [r["case"]["kind"] for r in result["rows"]] == ["forward", "train", "api"]
+    assert [r["jax"]["winograd"] for r in result["rows"]] == [0, 0, 0]  # direct: conv_path's table is empty
     assert len(result["init"]["jax_init_s"]) == 1
     for row in result["rows"]:
         assert set(report.ROW_KEYS) <= set(row)
@@ -106,3 +108,13 @@ def test_quick_run_on_tiny_model_writes_schema_and_frameworks_agree(tmp_path, ca
     # The printed table has one line per row.
     printed = capsys.readouterr().out
     assert all(f"| {r['case']['name']} |" in printed for r in result["rows"])
+
+
+def test_winograd_env_reaches_the_jax_workers_and_the_json(tmp_path, monkeypatch):
+    out = tmp_path / "bench.json"
+    monkeypatch.setenv("ESRGAN_JAX_WINOGRAD", "2")  # what `ESRGAN_JAX_WINOGRAD=m python -m benchmarks.cpu.run` sets
+    assert run.main(["--quick", "--kinds", "forward,api", "--json", str(out), *TINY]) == 0
+    result = json.loads(out.read_text())
+    assert result["settings"]["jax_winograd"] == "2"
+    assert [row["jax"]["winograd"] for row in result["rows"]] == [2, 2]  # the forward and Upscaler both ran it
+    assert all(row["max_abs_diff"] < 1e-5 for row in result["rows"])  # Winograd in JAX, direct in PyTorch
