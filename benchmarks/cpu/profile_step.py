@@ -93,7 +93,6 @@ def torch_category(op: str) -> str:
 
 
 def profile_jax(case, weights: str, reps: int) -> dict[str, float]:
-
     from benchmarks.common import jax_side
     from esrgan_jax.sharding import use_cpu_cores
 

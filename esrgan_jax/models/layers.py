@@ -32,7 +32,7 @@ class Conv3x3(nn.Module):
 
     The parameters, their names, initialisation and the output equal `nn.Conv(features, (3, 3))`'s. With
     `winograd=m` (2, 4 or 6) it computes F(m, 3) instead and takes its kernel already in Winograd form,
-    [m + 2, m + 2, Cin, features] (`winograd.prepare_params` converts a model's parameters once).
+    [m + 2, m + 2, Cin, features] (the model's `winograd_params` converts its parameters once).
     """
 
     features: int

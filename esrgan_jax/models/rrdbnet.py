@@ -98,8 +98,8 @@ class RRDBNet(nn.Module):
         (jaxlib 0.10.2) undoes it (it drops the optimisation barriers and CSE merges the recomputation back;
         benchmarks/RESULTS.md), so it only saves memory on GPU/TPU.
       winograd: 0 (direct convolutions), or m = 2, 4, 6: the trunk's convs as Winograd F(m, 3), for inference, on
-        parameters converted once by `winograd_params`. The head and the upsampling tail stay direct: at up to
-        16x the trunk's pixels, there the transforms cost more than the multiplies they save (benchmarks/RESULTS.md).
+        parameters converted once by `winograd_params`. The head and the upsampling tail stay direct: run at up to
+        16x the trunk's pixels, their transforms cost more than they save (benchmarks/RESULTS.md).
       concat_free: run the dense blocks without concatenations (`dense_block.dense_block_concat_free`); the same
         parameters and outputs up to float rounding.
     """

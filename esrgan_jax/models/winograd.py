@@ -113,8 +113,8 @@ def conv3x3(x: jax.Array, kernel_t: jax.Array, m: int) -> jax.Array:
 
 
 def prepare_params(params: Any, m: int) -> Any:
-    """A parameter tree with every 3x3 conv kernel ([3, 3, Cin, Cout]) in F(m, 3) Winograd form, for a model
-    built with `winograd=m`; other leaves unchanged."""
+    """A parameter tree with every 3x3 conv kernel ([3, 3, Cin, Cout]) in F(m, 3) Winograd form; other leaves
+    unchanged. A model's `winograd_params` applies it to the convs that take its Winograd path."""
 
     def convert(leaf: jax.Array) -> jax.Array:
         return transform_kernel(leaf, m) if leaf.ndim == 4 and leaf.shape[:2] == (3, 3) else leaf

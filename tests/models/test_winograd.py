@@ -60,12 +60,12 @@ def test_rrdbnet_converts_the_trunk_only():
     hparams = {"num_feat": 8, "num_block": 2, "num_grow_ch": 4}
     params = RRDBNet(**hparams).init_params(jax.random.key(0))
     out = RRDBNet(**hparams, winograd=6).winograd_params(params)
-    for k, v in jax.tree_util.tree_leaves_with_path(out):
-        name, old = jax.tree_util.keystr(k), params
-        for key in k:
-            old = old[key.key]
-        trunk_kernel = name.startswith("['body_") and v.ndim == 4
-        assert v.shape == ((8, 8, *old.shape[2:]) if trunk_kernel else old.shape), name  # head, tail: direct
+
+    def want(name: str, leaf: jax.Array) -> tuple:  # F(6, 3) kernels are 8x8; the head and the tail stay 3x3
+        return (8, 8, *leaf.shape[2:]) if name.startswith("body_") and leaf.ndim == 4 else leaf.shape
+
+    wanted = {k: jax.tree.map(lambda leaf, k=k: want(k, leaf), v) for k, v in params.items()}
+    assert jax.tree.map(jnp.shape, out) == wanted
 
 
 @pytest.mark.parametrize("m", [2, 4, 6])
