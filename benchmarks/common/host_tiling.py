@@ -1,9 +1,10 @@
-"""What the PyTorch and ncnn sides share: a wall-clock timer, and a whole image upscaled through esrgan-jax's own
-tiling code (`esrgan_jax.inference.tiling.run_tiled`) with another engine's network inside, so every engine sees
-exactly the windows `Upscaler` would."""
+"""What the PyTorch and ncnn sides share: their thread count, a wall-clock timer, and a whole image upscaled through
+esrgan-jax's own tiling code (`esrgan_jax.inference.tiling.run_tiled`) with another engine's network inside, so
+every engine sees exactly the windows `Upscaler` would."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,11 @@ import numpy as np
 
 from benchmarks.common.cases import TILE_PAD, Case
 from benchmarks.common.weights import inputs
+
+
+def threads() -> int:
+    """The cores this process may run on: the threads PyTorch and ncnn are given."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

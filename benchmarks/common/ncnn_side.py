@@ -9,14 +9,13 @@ tiling code, as PyTorch's does, so all three see exactly the same windows.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.common.cases import Case
-from benchmarks.common.host_tiling import TiledUpscale, timed
+from benchmarks.common.host_tiling import TiledUpscale, threads, timed
 from benchmarks.common.weights import inputs
 
 # Everything that would store or compute in less than float32 on the CPU (or leave it for the GPU).
@@ -36,10 +35,6 @@ def model_files(name: str) -> tuple[Path, Path]:
     return folder / f"{stem}.param", folder / f"{stem}.bin"
 
 
-def _threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class Network:
     """One loaded ncnn net; `__call__` runs a batch [B, h, w, 3] image by image -> [B, 4h, 4w, 3]."""
 
@@ -51,7 +46,7 @@ class Network:
         for option in NOT_FLOAT32:
             if hasattr(self.net.opt, option):
                 setattr(self.net.opt, option, False)
-        self.net.opt.num_threads = _threads()
+        self.net.opt.num_threads = threads()
         param, weights = model_files(name)
         if self.net.load_param(str(param)) != 0 or self.net.load_model(str(weights)) != 0:
             raise RuntimeError(f"ncnn could not load {param}")
@@ -96,4 +91,4 @@ def build(case: Case, model_cfg: dict[str, Any], seed: int) -> Any:
 def describe() -> dict[str, str]:
     import ncnn
 
-    return {"ncnn": ncnn.__version__, "ncnn_threads": str(_threads()), "device": "cpu"}
+    return {"ncnn": ncnn.__version__, "ncnn_threads": str(threads()), "device": "cpu"}

@@ -10,14 +10,13 @@ own tiling code (`esrgan_jax.inference.tiling.run_tiled`), so both frameworks se
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import torch
 
 from benchmarks.common.cases import TRUNK_PREFIX, Case
-from benchmarks.common.host_tiling import TiledUpscale, timed
+from benchmarks.common.host_tiling import TiledUpscale, threads, timed
 from benchmarks.common.weights import inputs, load_state_dict
 from testkit.torch_models import RRDBNetTorch  # torch is a test/benchmark dependency only
 
@@ -115,7 +114,7 @@ def swinir_torch(scale: int, **hparams: Any) -> torch.nn.Module:
 
 def build(case: Case, weights: str, seed: int, model_cfg: dict[str, Any]) -> Any:
     """The workload for `case` on the shared weights, with threads = the cores this process may use."""
-    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    torch.set_num_threads(threads())
     kind = model_cfg.get("kind", "rrdbnet")
     makers = {"compact": compact_torch, "swinir": swinir_torch, "rrdbnet": RRDBNetTorch}
     model = makers[kind](**{k: v for k, v in model_cfg.items() if k not in ("kind", "ncnn")})

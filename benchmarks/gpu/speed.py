@@ -23,6 +23,7 @@ import numpy as np
 from benchmarks.common.cases import TILE_PAD, Case
 from benchmarks.common.jax_side import TrainStep, all_trainable, trunk_only
 from benchmarks.common.weights import inputs
+from esrgan_jax.inference.conv_path import prepare
 from esrgan_jax.models.rrdbnet import RRDBNet
 from esrgan_jax.sharding import place
 
@@ -104,8 +105,7 @@ def jax_row(
     `fields`: RRDBNet's convolution path (`PATH_VARIANTS`), default the direct one."""
     fields = fields or {}
     module = RRDBNet(**hparams, dtype=jnp.dtype(dtype), **fields)
-    if fields.get("winograd"):
-        params = module.winograd_params(params)
+    params = prepare(module, params)  # the Winograd row's kernels in its form, as Upscaler does
     if row["kind"] == "upscale":
         return _upscale_row(row, module, params, timing)
     start = time.perf_counter()

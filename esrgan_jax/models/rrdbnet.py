@@ -53,7 +53,7 @@ class ResidualDenseBlock(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         growth = [self.num_grow_ch] * 4 + [self.num_feat]
         convs = [conv3x3(ch, f"conv{k}", self.dtype, RDB_INIT, self.winograd) for k, ch in enumerate(growth, 1)]
-        if self.is_initializing():  # nn.Conv creates the parameters: BasicSR's names, flax's random streams
+        if self.is_initializing():  # Conv3x3 creates the parameters: BasicSR's names, flax's random streams
             feats = [x]
             for conv in convs[:4]:
                 feats.append(leaky_relu(conv(jnp.concatenate(feats, -1))))
@@ -75,11 +75,10 @@ class RRDB(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        fields = (self.num_feat, self.num_grow_ch, self.dtype, self.winograd, self.concat_free)
         out = x
         for j in range(1, 4):
-            fields = (self.num_feat, self.num_grow_ch, self.dtype, self.winograd, self.concat_free)
-            rdb = ResidualDenseBlock(*fields, name=f"rdb{j}")
-            out = rdb(out)
+            out = ResidualDenseBlock(*fields, name=f"rdb{j}")(out)
         return out * 0.2 + x
 
 
@@ -139,21 +138,17 @@ class RRDBNet(nn.Module):
         if self.scale < 4:
             x = pixel_unshuffle(x, 4 // self.scale)
         x = x.astype(self.dtype)
-
-        def conv(features: int, name: str) -> nn.Module:
-            return conv3x3(features, name, self.dtype)
-
-        feat = conv(self.num_feat, "conv_first")(x)
+        feat = conv3x3(self.num_feat, "conv_first", self.dtype)(x)
         body = feat
         block = nn.remat(RRDB) if self.remat else RRDB  # same submodule names either way
         fields = (self.num_feat, self.num_grow_ch, self.dtype, self.winograd, self.concat_free)
         for i in range(self.num_block):
             body = block(*fields, name=f"body_{i}")(body)
-        feat = feat + conv(self.num_feat, "conv_body")(body)
-        feat = leaky_relu(conv(self.num_feat, "conv_up1")(upsample_nearest2x(feat)))
-        feat = leaky_relu(conv(self.num_feat, "conv_up2")(upsample_nearest2x(feat)))
-        feat = leaky_relu(conv(self.num_feat, "conv_hr")(feat))
-        out = conv(self.num_out_ch, "conv_last")(feat)
+        feat = feat + conv3x3(self.num_feat, "conv_body", self.dtype)(body)
+        feat = leaky_relu(conv3x3(self.num_feat, "conv_up1", self.dtype)(upsample_nearest2x(feat)))
+        feat = leaky_relu(conv3x3(self.num_feat, "conv_up2", self.dtype)(upsample_nearest2x(feat)))
+        feat = leaky_relu(conv3x3(self.num_feat, "conv_hr", self.dtype)(feat))
+        out = conv3x3(self.num_out_ch, "conv_last", self.dtype)(feat)
         return out.astype(jnp.float32)
 
     def init_params(self, rng: jax.Array, size: int = 8) -> dict:
